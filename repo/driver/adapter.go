@@ -1,0 +1,135 @@
+package driver
+
+import (
+	"context"
+	"iter"
+	"net/url"
+)
+
+// Store is the set of record operations an adapter provides, both outside
+// and inside a transaction. Every method honours ctx: when it is done, the
+// method returns promptly with an error wrapping ctx.Err().
+//
+// The portable layer validates and normalizes every value and query before
+// it calls a Store (field indexes are in range, values are canonical, filter
+// fields are scalar, capabilities are present), so a Store need not repeat
+// those checks; it must still never panic.
+type Store interface {
+	// Insert stores a new record and returns it as stored (with Meta).
+	// A duplicate primary key or unique index is a *ConstraintError (see
+	// InsertOptions.OnConflict for upserts).
+	Insert(ctx context.Context, c *Collection, rec Record, opts InsertOptions) (Record, error)
+
+	// Get returns the record with the given primary key, or an error
+	// wrapping ErrNotFound.
+	Get(ctx context.Context, c *Collection, key any) (Record, error)
+
+	// Update applies u atomically and returns the whole record as stored
+	// afterwards. A missing record is ErrNotFound; a failed version check
+	// is ErrStale; a unique violation is a *ConstraintError.
+	Update(ctx context.Context, c *Collection, u Update) (Record, error)
+
+	// Delete removes a record. A missing record is ErrNotFound; a failed
+	// version check is ErrStale.
+	Delete(ctx context.Context, c *Collection, d Delete) error
+
+	// Query returns the records q selects. The sequence ends at the first
+	// error it yields. Breaking out of the loop releases whatever the
+	// query holds.
+	Query(ctx context.Context, c *Collection, q *Query) iter.Seq2[Record, error]
+
+	// Count returns how many records q selects (q.Limit and q.Offset
+	// apply).
+	Count(ctx context.Context, c *Collection, q *Query) (int64, error)
+
+	// DeleteAll removes the records q selects and returns how many.
+	DeleteAll(ctx context.Context, c *Collection, q *Query) (int64, error)
+}
+
+// Adapter is a connection to one store (one database, bucket namespace or
+// key prefix). It is safe for concurrent use.
+type Adapter interface {
+	Store
+	// Capabilities tells what the adapter can do; it never changes.
+	Capabilities() Capabilities
+	// Close releases the adapter's resources.
+	Close() error
+}
+
+// Opener opens an adapter from a URL; adapters register one per URL
+// scheme with repo.Register.
+type Opener func(ctx context.Context, u *url.URL) (Adapter, error)
+
+// Isolation is a transaction isolation level.
+type Isolation uint8
+
+// Isolation levels, weakest first.
+const (
+	// DefaultIsolation is the store's default level.
+	DefaultIsolation Isolation = iota
+	ReadCommitted
+	RepeatableRead
+	Serializable
+)
+
+func (l Isolation) String() string {
+	switch l {
+	case ReadCommitted:
+		return "read committed"
+	case RepeatableRead:
+		return "repeatable read"
+	case Serializable:
+		return "serializable"
+	}
+	return "default"
+}
+
+// TxOptions are the options of a transaction.
+type TxOptions struct {
+	Isolation Isolation
+	ReadOnly  bool
+}
+
+// Transactor is implemented by adapters with CapTransactions.
+type Transactor interface {
+	// BeginTx starts a transaction. An isolation level the store cannot
+	// give is ErrUnsupported (never silently weakened).
+	BeginTx(ctx context.Context, opts TxOptions) (Tx, error)
+}
+
+// Tx is a transaction. Its writes are invisible to every other reader
+// until Commit returns nil, and are discarded by Rollback. A Tx is used by
+// one goroutine at a time.
+type Tx interface {
+	Store
+	// Commit makes the writes visible atomically. If the store detects a
+	// conflict with a concurrent transaction, Commit fails with an error
+	// wrapping ErrConflict and nothing is written.
+	Commit() error
+	// Rollback discards the writes. It is safe to call after Commit, when
+	// it does nothing.
+	Rollback() error
+}
+
+// Savepointer is implemented by a Tx with CapSavepoints, for nested
+// transactions.
+type Savepointer interface {
+	Savepoint(ctx context.Context, name string) error
+	RollbackTo(ctx context.Context, name string) error
+	Release(ctx context.Context, name string) error
+}
+
+// Aggregator is implemented by adapters (and their Tx) with
+// CapAggregates.
+type Aggregator interface {
+	// Aggregate computes fn over field (an index into Fields) of the
+	// records q selects; see AggFunc for the result types.
+	Aggregate(ctx context.Context, c *Collection, q *Query, fn AggFunc, field int) (any, error)
+}
+
+// BatchInserter is implemented by adapters (and their Tx) with
+// CapBatchInsert.
+type BatchInserter interface {
+	// InsertAll inserts every record or none: on error nothing is stored.
+	InsertAll(ctx context.Context, c *Collection, recs []Record) ([]Record, error)
+}

@@ -1,0 +1,79 @@
+package driver
+
+import "context"
+
+// Migrator is implemented by adapters whose stores need (or allow)
+// schema changes: SQL stores run DDL, key-value stores build or drop
+// secondary indexes, schemaless stores may accept the operations and do
+// nothing. Package migrate drives it; the conformance suite uses it to
+// create each fixture's collections.
+type Migrator interface {
+	// Migrate applies one operation. Operations a store has no use for
+	// succeed without effect; operations it cannot perform are
+	// ErrUnsupported.
+	Migrate(ctx context.Context, op MigrationOp) error
+}
+
+// MigrationOp is one schema operation: one of the types below.
+type MigrationOp interface{ migrationOp() }
+
+// CreateCollection creates a collection with its fields and indexes.
+type CreateCollection struct {
+	Collection *Collection
+	// IfNotExists makes it a no-op when the collection exists.
+	IfNotExists bool
+}
+
+// DropCollection drops a collection and all its records.
+type DropCollection struct {
+	Name     string
+	IfExists bool
+}
+
+// RenameCollection renames a collection.
+type RenameCollection struct{ From, To string }
+
+// AddField adds a field; existing records get nil (or the zero value of a
+// non-nullable field).
+type AddField struct {
+	Collection string
+	Field      Field
+}
+
+// DropField drops a field.
+type DropField struct{ Collection, Name string }
+
+// RenameField renames a field.
+type RenameField struct{ Collection, From, To string }
+
+// AlterField changes a field's kind, width or nullability.
+type AlterField struct {
+	Collection string
+	Field      Field
+}
+
+// CreateIndex creates (and backfills) a secondary index.
+type CreateIndex struct {
+	Collection string
+	Index      Index
+}
+
+// DropIndex drops a secondary index.
+type DropIndex struct{ Collection, Name string }
+
+// Exec runs a store-specific statement (raw SQL, say), with parameters.
+type Exec struct {
+	Statement string
+	Args      []any
+}
+
+func (CreateCollection) migrationOp() {}
+func (DropCollection) migrationOp()   {}
+func (RenameCollection) migrationOp() {}
+func (AddField) migrationOp()         {}
+func (DropField) migrationOp()        {}
+func (RenameField) migrationOp()      {}
+func (AlterField) migrationOp()       {}
+func (CreateIndex) migrationOp()      {}
+func (DropIndex) migrationOp()        {}
+func (Exec) migrationOp()             {}

@@ -1,0 +1,272 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/strata-go/strata/repo/driver"
+	"github.com/strata-go/strata/schema"
+)
+
+// InsertOption modifies Insert.
+type InsertOption func(*insertConfig)
+
+type insertConfig struct {
+	target  []string // conflict target fields; nil: the primary key
+	nothing bool
+	all     bool
+	replace []string
+	set     bool
+}
+
+// OnConflictDoNothing makes Insert succeed without writing when the record
+// collides with an existing one on target (field names of the primary key
+// or of a unique index; none means the primary key). v is then left as it
+// was. A collision on another unique index is still an error.
+func OnConflictDoNothing(target ...string) InsertOption {
+	return func(c *insertConfig) { *c = insertConfig{target: target, nothing: true, set: true} }
+}
+
+// OnConflictReplaceAll makes Insert overwrite every field (but the primary
+// key and inserted_at) of the existing record it collides with on target,
+// and load the result into v.
+func OnConflictReplaceAll(target ...string) InsertOption {
+	return func(c *insertConfig) { *c = insertConfig{target: target, all: true, set: true} }
+}
+
+// OnConflictReplace makes Insert overwrite the listed fields of the
+// existing record it collides with on target, and load the result into v.
+func OnConflictReplace(target []string, fields ...string) InsertOption {
+	return func(c *insertConfig) { *c = insertConfig{target: target, replace: fields, set: true} }
+}
+
+// constraintFor names the constraint whose fields are target.
+func constraintFor(s *schema.Schema, target []string) (string, error) {
+	if len(target) == 0 || (len(target) == 1 && target[0] == s.Key.Name) {
+		return driver.PrimaryKeyConstraint, nil
+	}
+	for _, ix := range s.Collection.Indexes {
+		if ix.Unique && slices.Equal(ix.Fields, target) {
+			return ix.Name, nil
+		}
+	}
+	return "", fmt.Errorf("%w: conflict target %v is neither the primary key nor a unique index of %s", ErrInvalid, target, s.Name())
+}
+
+// Insert stores a new record. v is a pointer to a schema struct, or a
+// *schema.Changeset (whose data is then inserted with its changes). On
+// success v holds the record as stored: an int primary key that was zero
+// gets a snowflake ID, zero timestamps get the current time, a version
+// field starts at 1.
+//
+// A duplicate primary key or unique value is an error wrapping
+// ErrConflict; for a changeset it becomes a field error ("has already been
+// taken") and the error is a *schema.ChangesetError that also matches
+// ErrConflict. An invalid changeset is not written.
+func (r *Repo) Insert(ctx context.Context, v any, opts ...InsertOption) (err error) {
+	cs, explicit := v.(*schema.Changeset)
+	if !explicit {
+		cs = schema.NewChangeset(v)
+	}
+	if err := cs.Err(); err != nil {
+		return wrap("insert", csName(cs), err)
+	}
+	s := cs.Schema()
+	var rows int
+	defer r.observe(ctx, "insert", s.Name(), time.Now(), &rows, &err)
+	var ic insertConfig
+	for _, o := range opts {
+		o(&ic)
+	}
+	vals, err := r.newRecord(cs)
+	if err != nil {
+		return wrap("insert", s.Name(), err)
+	}
+	var dopts driver.InsertOptions
+	var target string
+	if ic.set {
+		if target, err = constraintFor(s, ic.target); err != nil {
+			return wrap("insert", s.Name(), err)
+		}
+		if !ic.nothing {
+			if !r.caps.Has(driver.CapUpsert) {
+				return wrap("insert", s.Name(), fmt.Errorf("%w: this store cannot upsert (replace on conflict) atomically", ErrUnsupported))
+			}
+			oc := &driver.OnConflict{Target: target}
+			if oc.Replace, err = replaceFields(s, ic); err != nil {
+				return wrap("insert", s.Name(), err)
+			}
+			dopts.OnConflict = oc
+		}
+	}
+	rec, err := r.st.Insert(ctx, s.Collection, driver.Record{Values: vals}, dopts)
+	if err != nil {
+		var ce *driver.ConstraintError
+		if ic.nothing && errors.As(err, &ce) && ce.Name == target {
+			return nil
+		}
+		if explicit && cs.HandleConstraint(err) {
+			return wrap("insert", s.Name(), cs.Err())
+		}
+		return wrap("insert", s.Name(), err)
+	}
+	rows = 1
+	return wrap("insert", s.Name(), r.load(s, reflect.ValueOf(cs.Data()).Elem(), rec))
+}
+
+func csName(cs *schema.Changeset) string {
+	if s := cs.Schema(); s != nil {
+		return s.Name()
+	}
+	return ""
+}
+
+func replaceFields(s *schema.Schema, ic insertConfig) ([]int, error) {
+	var out []int
+	if ic.all {
+		for _, f := range s.Fields {
+			if f != s.Key && f != s.InsertedAt && f != s.Version {
+				out = append(out, f.Pos)
+			}
+		}
+		return out, nil
+	}
+	for _, name := range ic.replace {
+		f, err := s.MustField(name)
+		if err != nil {
+			return nil, err
+		}
+		if f == s.Key {
+			return nil, fmt.Errorf("%w: an upsert cannot replace the primary key", ErrInvalid)
+		}
+		out = append(out, f.Pos)
+	}
+	if s.UpdatedAt != nil && !slices.Contains(out, s.UpdatedAt.Pos) {
+		out = append(out, s.UpdatedAt.Pos)
+	}
+	return out, nil
+}
+
+// newRecord builds the values of a record to insert from a changeset:
+// data and changes, a generated key, timestamps and the first version.
+func (r *Repo) newRecord(cs *schema.Changeset) ([]any, error) {
+	vals, err := cs.Values()
+	if err != nil {
+		return nil, err
+	}
+	s := cs.Schema()
+	if k, ok := vals[s.Key.Pos].(int64); ok && k == 0 {
+		vals[s.Key.Pos] = int64(r.ids.Next())
+	}
+	if _, err := checkKey(s, vals[s.Key.Pos]); err != nil {
+		return nil, err
+	}
+	now := r.timestamp()
+	for _, f := range []*schema.Field{s.InsertedAt, s.UpdatedAt} {
+		if f != nil {
+			if t, _ := vals[f.Pos].(time.Time); t.IsZero() {
+				vals[f.Pos] = now
+			}
+		}
+	}
+	if s.Version != nil {
+		vals[s.Version.Pos] = int64(1)
+	}
+	return vals, nil
+}
+
+// load decodes a stored record into the struct v.
+func (r *Repo) load(s *schema.Schema, v reflect.Value, rec driver.Record) error {
+	return s.Decode(v, rec)
+}
+
+// InsertAll inserts many records of one schema: v is a []T, []*T or *[]T
+// of schema structs. With CapBatchInsert it is atomic (all or none);
+// otherwise the records are inserted one by one and, on error, those
+// before the failing one stay inserted. Each element is updated as Insert
+// updates v.
+func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
+	elems, s, err := structsOf("insert_all", v)
+	if err != nil {
+		return err
+	}
+	rows := 0
+	defer r.observe(ctx, "insert_all", s.Name(), time.Now(), &rows, &err)
+	if len(elems) == 0 {
+		return nil
+	}
+	recs := make([]driver.Record, len(elems))
+	for i, e := range elems {
+		vals, err := r.newRecord(schema.NewChangeset(e.Addr().Interface()))
+		if err != nil {
+			return wrap("insert_all", s.Name(), fmt.Errorf("element %d: %w", i, err))
+		}
+		recs[i] = driver.Record{Values: vals}
+	}
+	if bi, ok := r.st.(driver.BatchInserter); ok && r.caps.Has(driver.CapBatchInsert) {
+		out, err := bi.InsertAll(ctx, s.Collection, recs)
+		if err != nil {
+			return wrap("insert_all", s.Name(), err)
+		}
+		for i, rec := range out {
+			if err := r.load(s, elems[i], rec); err != nil {
+				return wrap("insert_all", s.Name(), err)
+			}
+		}
+		rows = len(out)
+		return nil
+	}
+	for i, rec := range recs {
+		out, err := r.st.Insert(ctx, s.Collection, rec, driver.InsertOptions{})
+		if err != nil {
+			return wrap("insert_all", s.Name(), fmt.Errorf("element %d (earlier ones are stored): %w", i, err))
+		}
+		if err := r.load(s, elems[i], out); err != nil {
+			return wrap("insert_all", s.Name(), err)
+		}
+		rows++
+	}
+	return nil
+}
+
+// structsOf returns the addressable struct values of a []T, []*T, *[]T or
+// *[]*T of one schema (nil pointers in the slice are an error), or of a
+// single *T.
+func structsOf(op string, v any) ([]reflect.Value, *schema.Schema, error) {
+	rv := reflect.ValueOf(v)
+	if v == nil {
+		return nil, nil, fmt.Errorf("%w: %s needs a slice of schema structs, not nil", ErrInvalid, op)
+	}
+	if rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil, nil, fmt.Errorf("%w: %s: nil %T", ErrInvalid, op, v)
+		}
+		rv = rv.Elem()
+	}
+	s, err := schema.ForType(rv.Type())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if rv.Kind() == reflect.Struct {
+		return []reflect.Value{rv}, s, nil
+	}
+	if rv.Kind() != reflect.Slice {
+		return nil, nil, fmt.Errorf("%w: %s needs a slice of schema structs, not %T", ErrInvalid, op, v)
+	}
+	out := make([]reflect.Value, rv.Len())
+	for i := range out {
+		e := rv.Index(i)
+		if e.Kind() == reflect.Pointer {
+			if e.IsNil() {
+				return nil, nil, fmt.Errorf("%w: %s: element %d is nil", ErrInvalid, op, i)
+			}
+			e = e.Elem()
+		}
+		out[i] = e
+	}
+	return out, s, nil
+}

@@ -64,6 +64,12 @@ func (cs *Changeset) Cast(params any, permitted ...string) *Changeset {
 			continue
 		}
 		cs.put(f, v)
+		if raw == nil || raw == "" {
+			if cs.empty == nil {
+				cs.empty = map[*Field]bool{}
+			}
+			cs.empty[f] = true
+		}
 	}
 	return cs
 }

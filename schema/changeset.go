@@ -89,6 +89,7 @@ type Changeset struct {
 	constraints map[string]constraint
 	err         error
 	cause       *driver.ConstraintError
+	empty       map[*Field]bool // fields cast from null or ""
 }
 
 // NewChangeset starts a changeset on data, a pointer to a schema struct,
@@ -229,6 +230,7 @@ func (cs *Changeset) Put(field string, value any) *Changeset {
 }
 
 func (cs *Changeset) put(f *Field, v any) {
+	delete(cs.empty, f)
 	cs.changes = slices.DeleteFunc(cs.changes, func(c Change) bool { return c.Field == f })
 	if same(v, cs.current(f)) {
 		return

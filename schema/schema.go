@@ -117,7 +117,10 @@ func ForType(t reflect.Type) (*Schema, error) {
 	if t.Kind() != reflect.Struct || t == timeType {
 		return nil, fmt.Errorf("%w: %s is not a schema struct", driver.ErrInvalid, t)
 	}
-	e, _ := cache.LoadOrStore(t, new(cacheEntry))
+	e, ok := cache.Load(t)
+	if !ok {
+		e, _ = cache.LoadOrStore(t, new(cacheEntry))
+	}
 	ce := e.(*cacheEntry)
 	ce.once.Do(func() { ce.s, ce.err = parse(t) })
 	return ce.s, ce.err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/strata-go/strata/repo/driver"
 )
 
 // Validations other than ValidateRequired check a field only when the
@@ -15,8 +17,9 @@ import (
 
 // ValidateRequired adds "can't be blank" for each field whose value (the
 // change, else the data's) is missing: nil, a string of only white space,
-// an empty slice, a zero time, or — for a non-pointer number or bool,
-// which cannot be nil — a zero value that no change set.
+// an empty slice, a zero time, a value cast from null or an empty string,
+// or — for a non-pointer number or bool, which cannot be nil — a zero
+// value that no change set.
 func (cs *Changeset) ValidateRequired(fields ...string) *Changeset {
 	for _, name := range fields {
 		f := cs.field(name)
@@ -33,6 +36,9 @@ func (cs *Changeset) ValidateRequired(fields ...string) *Changeset {
 func (cs *Changeset) blank(f *Field) bool {
 	if cs.hasError(f.Name) {
 		return false
+	}
+	if cs.empty[f] {
+		return true
 	}
 	var v any
 	if c := cs.lastSet(f); c != nil {
@@ -98,7 +104,7 @@ func (cs *Changeset) ValidateLength(field string, min, max int) *Changeset {
 	case []string:
 		n, unit = len(x), "item(s)"
 	default:
-		cs.err = fmt.Errorf("schema: ValidateLength on %s, which has no length", cs.s.byName[field])
+		cs.err = fmt.Errorf("%w: ValidateLength on %s, which has no length", driver.ErrInvalid, cs.s.byName[field])
 		return cs
 	}
 	switch {
@@ -174,7 +180,7 @@ func (cs *Changeset) ValidateNumber(field string, checks ...NumberCheck) *Change
 	case float64:
 		x = n
 	default:
-		cs.err = fmt.Errorf("schema: ValidateNumber on %s, which is not a number", cs.s.byName[field])
+		cs.err = fmt.Errorf("%w: ValidateNumber on %s, which is not a number", driver.ErrInvalid, cs.s.byName[field])
 		return cs
 	}
 	for _, c := range checks {

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/url"
 )
@@ -35,7 +36,10 @@ type Store interface {
 
 	// Query returns the records q selects. The sequence ends at the first
 	// error it yields. Breaking out of the loop releases whatever the
-	// query holds.
+	// query holds. Outside a transaction the loop body may call the
+	// adapter; inside one it must not call the same Tx until the loop
+	// ends (SQL stores run a transaction on one connection, busy while
+	// rows stream).
 	Query(ctx context.Context, c *Collection, q *Query) iter.Seq2[Record, error]
 
 	// Count returns how many records q selects (q.Limit and q.Offset
@@ -80,8 +84,10 @@ func (l Isolation) String() string {
 		return "repeatable read"
 	case Serializable:
 		return "serializable"
+	case DefaultIsolation:
+		return "default"
 	}
-	return "default"
+	return fmt.Sprintf("Isolation(%d)", uint8(l))
 }
 
 // TxOptions are the options of a transaction.
@@ -93,21 +99,34 @@ type TxOptions struct {
 // Transactor is implemented by adapters with CapTransactions.
 type Transactor interface {
 	// BeginTx starts a transaction. An isolation level the store cannot
-	// give is ErrUnsupported (never silently weakened).
+	// give is ErrUnsupported (never silently weakened). ctx bounds the
+	// whole transaction, as in database/sql: when it ends before Commit,
+	// the transaction is rolled back and Commit fails.
 	BeginTx(ctx context.Context, opts TxOptions) (Tx, error)
 }
 
 // Tx is a transaction. Its writes are invisible to every other reader
 // until Commit returns nil, and are discarded by Rollback. A Tx is used by
 // one goroutine at a time.
+//
+// Merge-policy changes (Increment, Add, Remove, SetMax) are atomic at
+// every isolation level. A read followed by a Set of what was read is
+// protected from lost updates only where the isolation level says so
+// (PostgreSQL's read committed does not; the memory adapter's does).
+//
+// After a call in a transaction fails (other than Get with ErrNotFound),
+// the transaction may be unusable — PostgreSQL aborts it — so the only
+// portable next step is Rollback; returning the error from a
+// repo.Transaction function does that.
 type Tx interface {
 	Store
 	// Commit makes the writes visible atomically. If the store detects a
 	// conflict with a concurrent transaction, Commit fails with an error
-	// wrapping ErrConflict and nothing is written.
+	// wrapping ErrSerialization and nothing is written. Commit after
+	// Commit or Rollback is ErrTxDone.
 	Commit() error
-	// Rollback discards the writes. It is safe to call after Commit, when
-	// it does nothing.
+	// Rollback discards the writes. After Commit or Rollback it does
+	// nothing and returns nil.
 	Rollback() error
 }
 
@@ -123,7 +142,10 @@ type Savepointer interface {
 // CapAggregates.
 type Aggregator interface {
 	// Aggregate computes fn over field (an index into Fields) of the
-	// records q selects; see AggFunc for the result types.
+	// records q selects, ignoring NULLs; see AggFunc for the result types.
+	// The portable layer asks only for Sum and Avg of KindInt and
+	// KindFloat fields, and Min and Max of those and of KindString and
+	// KindTime. A Sum that overflows int64 is ErrInvalid.
 	Aggregate(ctx context.Context, c *Collection, q *Query, fn AggFunc, field int) (any, error)
 }
 

@@ -96,8 +96,10 @@ type Index struct {
 	Unique bool
 }
 
-// Collection is the store-side description of one schema. It is built by
-// package schema and must be treated as read-only.
+// Collection is the store-side description of one schema. It is built
+// with NewCollection (package schema does it for every schema) and must be
+// treated as read-only; a Collection literal lacks the name index that
+// FieldIndex uses.
 type Collection struct {
 	// Name is the table, bucket or key prefix.
 	Name   string

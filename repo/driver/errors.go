@@ -11,8 +11,12 @@ var (
 	// ErrNotFound: no record has the given key, or no record matched.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a write collided with an existing record (duplicate
-	// primary key or unique index), or a transaction lost a write conflict.
+	// primary key or unique index). Retrying the same write fails again.
 	ErrConflict = errors.New("conflict")
+	// ErrSerialization: a transaction lost a conflict with a concurrent
+	// one (a write-write conflict, a serialization failure, a deadlock)
+	// and nothing of it was written. Retrying the transaction may succeed.
+	ErrSerialization = errors.New("serialization failure")
 	// ErrStale: an optimistic-lock check failed: the record changed (or was
 	// deleted) since it was read.
 	ErrStale = errors.New("stale")
@@ -22,6 +26,11 @@ var (
 	// ErrInvalid: bad input: unknown field, wrong type, a value the store
 	// cannot hold, a nil or non-pointer argument, an invalid changeset.
 	ErrInvalid = errors.New("invalid")
+	// ErrClosed: the adapter (or the connection a call needed) is closed.
+	ErrClosed = errors.New("closed")
+	// ErrTxDone: a call on a transaction that was already committed or
+	// rolled back (or whose context ended).
+	ErrTxDone = errors.New("transaction has already been committed or rolled back")
 )
 
 // ConstraintKind is the kind of store constraint a write violated.

@@ -10,11 +10,15 @@ import "context"
 type Migrator interface {
 	// Migrate applies one operation. Operations a store has no use for
 	// succeed without effect; operations it cannot perform are
-	// ErrUnsupported.
+	// ErrUnsupported. Creating a collection (or renaming one to a name)
+	// that exists is ErrConflict, unless IfNotExists; an operation on a
+	// collection or field that does not exist is ErrNotFound, unless
+	// IfExists.
 	Migrate(ctx context.Context, op MigrationOp) error
 }
 
-// MigrationOp is one schema operation: one of the types below.
+// MigrationOp is one schema operation: one of the types below, passed by
+// value (not a pointer to one).
 type MigrationOp interface{ migrationOp() }
 
 // CreateCollection creates a collection with its fields and indexes.
@@ -33,8 +37,9 @@ type DropCollection struct {
 // RenameCollection renames a collection.
 type RenameCollection struct{ From, To string }
 
-// AddField adds a field; existing records get nil (or the zero value of a
-// non-nullable field).
+// AddField adds a field; existing records get NULL for a nullable field
+// and otherwise the zero value of the kind ("", 0, false, the zero time,
+// an empty list, empty bytes, JSON null).
 type AddField struct {
 	Collection string
 	Field      Field

@@ -84,7 +84,8 @@ func (f Filter) Match(v any) bool {
 	case Gte:
 		return Compare(v, f.Value) >= 0
 	case In:
-		for _, x := range f.Value.([]any) {
+		vals, _ := f.Value.([]any)
+		for _, x := range vals {
 			if x != nil && Compare(v, x) == 0 {
 				return true
 			}
@@ -107,8 +108,13 @@ type Order struct {
 // Query selects records of a collection. The zero Query selects them all.
 //
 // Results are the records that match every filter, sorted by Order (with
-// [Compare]'s order; NULL first when ascending), then: those not after
-// After dropped, Offset skipped, at most Limit returned.
+// [Compare]'s order: NULL first when ascending, last when descending —
+// SQL adapters say NULLS FIRST/LAST explicitly, as PostgreSQL's default
+// is the reverse), then: those not after After dropped, Offset skipped,
+// at most Limit returned. Records that tie on every Order key come in an
+// order of the store's choosing; the portable layer always ends Order
+// with the primary key when it pages, limits or offsets, so its results
+// are deterministic.
 type Query struct {
 	// Filters must all match (AND).
 	Filters []Filter
@@ -116,10 +122,11 @@ type Query struct {
 	// the result order is the store's own.
 	Order []Order
 	// After, when not nil, is the keyset cursor: the values of the Order
-	// fields of the last record of the previous page. Only records that
-	// sort strictly after it are returned. The portable layer uses After
-	// only when the last Order key is the primary key, so the order is
-	// total and paging is stable under concurrent inserts.
+	// fields of the last record of the previous page, one per Order key.
+	// Only records that sort strictly after it are returned. The portable
+	// layer uses After only when the last Order key is the primary key,
+	// so the order is total and paging is stable under concurrent
+	// inserts.
 	After []any
 	// Offset skips that many records (after After is applied).
 	Offset int
@@ -160,7 +167,7 @@ type AggFunc uint8
 // The aggregate functions.
 const (
 	// AggSum of a KindInt (int64 result) or KindFloat (float64) field; 0 when
-	// no record matches.
+	// no record with a non-NULL value matches.
 	AggSum AggFunc = iota + 1
 	// AggAvg of a KindInt or KindFloat field as float64; nil when no record
 	// matches.

@@ -65,6 +65,14 @@ type Change struct {
 // named in Changes are written; every change applies atomically with the
 // others, against the record as stored (so two concurrent updates that
 // touch different fields, or increment the same counter, both take effect).
+// Changes apply in order.
+//
+// Edge cases every adapter treats alike: Increment on NULL counts from 0,
+// and one that overflows int64 is ErrInvalid; Add on NULL creates the
+// list; Remove on NULL leaves NULL; Add and Remove never leave duplicates;
+// a list emptied by Remove is an empty list, not NULL; a change to the
+// primary key is ErrInvalid; ExpectVersion on a collection without a
+// version field is ErrInvalid.
 type Update struct {
 	Key     any
 	Changes []Change

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -209,9 +210,10 @@ func parseFloat(s string) (any, error) {
 // Compare orders two canonical values of the same scalar kind: it returns
 // -1, 0 or +1. nil (NULL) orders before every value. Strings and bytes
 // order by bytes (adapters over SQL use a binary collation so that every
-// store agrees); false orders before true. Values of other kinds compare
-// equal. Compare is what the memory adapter uses, and so it is the
-// reference order for every adapter.
+// store agrees); false orders before true. Values of different types
+// never compare equal: they order by type, so that a value of a wrong
+// type can never match a filter. Compare is what the memory adapter uses,
+// and so it is the reference order for every adapter.
 func Compare(a, b any) int {
 	switch {
 	case a == nil && b == nil:
@@ -253,7 +255,27 @@ func Compare(a, b any) int {
 			return bytes.Compare(x, y)
 		}
 	}
-	return 0
+	return cmp.Compare(typeRank(a), typeRank(b))
+}
+
+// typeRank orders values of different types for Compare. Two values of
+// one type that Compare does not order (lists, JSON) rank equal.
+func typeRank(v any) int {
+	switch v.(type) {
+	case bool:
+		return 1
+	case int64:
+		return 2
+	case float64:
+		return 3
+	case string:
+		return 4
+	case time.Time:
+		return 5
+	case []byte:
+		return 6
+	}
+	return 7
 }
 
 // Clone returns a copy of a canonical value that shares no memory with it
@@ -263,20 +285,11 @@ func Compare(a, b any) int {
 func Clone(v any) any {
 	switch x := v.(type) {
 	case []byte:
-		if x == nil {
-			return x
-		}
 		return bytes.Clone(x)
 	case json.RawMessage:
-		if x == nil {
-			return x
-		}
 		return json.RawMessage(bytes.Clone(x))
 	case []string:
-		if x == nil {
-			return x
-		}
-		return append([]string(nil), x...)
+		return slices.Clone(x)
 	}
 	return v
 }

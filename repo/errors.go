@@ -13,9 +13,12 @@ var (
 	// ErrNotFound: no record has the key, or no record matched a query
 	// that needed one. It is a value to test for, never logged as an error.
 	ErrNotFound = driver.ErrNotFound
-	// ErrConflict: a duplicate primary key or unique value, or a
-	// transaction that lost a write conflict.
+	// ErrConflict: a duplicate primary key or unique value. Retrying the
+	// same write fails again.
 	ErrConflict = driver.ErrConflict
+	// ErrSerialization: a transaction lost a conflict with a concurrent
+	// one and wrote nothing; retrying it may succeed.
+	ErrSerialization = driver.ErrSerialization
 	// ErrStale: the record changed or vanished since it was read (its
 	// version no longer matches).
 	ErrStale = driver.ErrStale
@@ -26,6 +29,10 @@ var (
 	// cannot hold, a nil or non-pointer argument, an invalid changeset
 	// (then errors.As finds a *schema.ChangesetError with field errors).
 	ErrInvalid = driver.ErrInvalid
+	// ErrClosed: the repo's adapter is closed.
+	ErrClosed = driver.ErrClosed
+	// ErrTxDone: a transaction's Repo used after its function returned.
+	ErrTxDone = driver.ErrTxDone
 	// ErrMultipleResults: GetBy matched more than one record.
 	ErrMultipleResults = errors.New("more than one result")
 )

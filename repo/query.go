@@ -154,7 +154,8 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 		keyOrdered = keyOrdered || f == s.Key
 		dq.Order = append(dq.Order, driver.Order{Field: f.Pos, Desc: desc})
 	}
-	if page && !keyOrdered {
+	// Paging, limits and offsets need a total order to be deterministic.
+	if !keyOrdered && (page || q.limit > 0 || q.offset > 0) {
 		dq.Order = append(dq.Order, driver.Order{Field: s.Key.Pos})
 	}
 	if q.fields != nil {

@@ -217,11 +217,11 @@ func Exists[T any](ctx context.Context, r *Repo, q Query) (bool, error) {
 // AggFunc is an aggregate function.
 type AggFunc = driver.AggFunc
 
-// The aggregate functions. Sum returns int64 for integer fields and
-// float64 for floats (0 when nothing matches); Avg returns float64; Min
-// and Max return a value of the field's canonical type (int64, float64,
-// string, time.Time, bool). Avg, Min and Max return nil when no record
-// matches.
+// The aggregate functions, which ignore NULLs. Sum returns int64 for
+// integer fields and float64 for floats (0 when nothing matches); Avg
+// returns float64; Min and Max work on integers, floats, strings and times
+// and return a value of the field's canonical type (int64, float64,
+// string, time.Time). Avg, Min and Max return nil when nothing matches.
 const (
 	Sum = driver.AggSum
 	Avg = driver.AggAvg
@@ -248,7 +248,7 @@ func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field s
 	switch {
 	case (fn == Sum || fn == Avg) && f.Kind != driver.KindInt && f.Kind != driver.KindFloat:
 		err = fmt.Errorf("%w: %s of %s, which is not a number", ErrInvalid, fn, f)
-	case !f.Kind.Scalar():
+	case !f.Kind.Scalar() || f.Kind == driver.KindBool:
 		err = fmt.Errorf("%w: %s of %s, a %s field", ErrInvalid, fn, f, f.Kind)
 	case fn < Sum || fn > Max:
 		err = fmt.Errorf("%w: unknown aggregate %v", ErrInvalid, fn)

@@ -23,11 +23,11 @@ type Address struct {
 }
 
 type Author struct {
-	_        struct{} `strata:"table=authors,consistency=cp"`
-	ID       int64
-	Name     string `strata:"name,index"`
-	Email    string `strata:"email,unique"`
-	Posts    []Post `strata:"posts,has_many=author_id"`
+	_     struct{} `strata:"table=authors,consistency=cp"`
+	ID    int64
+	Name  string `strata:"name,index"`
+	Email string `strata:"email,unique"`
+	Posts []Post `strata:"posts,has_many=author_id"`
 	schema.Meta
 }
 
@@ -130,8 +130,8 @@ func TestBadTags(t *testing.T) {
 		Name string `strata:"name,merge=counter"`
 	}
 	type badPolicy struct {
-		ID   int64
-		N    int64 `strata:"n,merge=sum"`
+		ID int64
+		N  int64 `strata:"n,merge=sum"`
 	}
 	type dupName struct {
 		ID int64

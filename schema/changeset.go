@@ -86,7 +86,7 @@ type Changeset struct {
 	data        reflect.Value // pointer to the struct
 	changes     []Change
 	errs        []FieldError
-	constraints map[string]constraint
+	constraints map[string]constraint // beyond the schema's uniques
 	err         error
 	cause       *driver.ConstraintError
 	empty       map[*Field]bool // fields cast from null or ""
@@ -107,12 +107,6 @@ func NewChangeset(data any) *Changeset {
 		return cs
 	}
 	cs.s, cs.data = s, rv
-	cs.constraints = map[string]constraint{driver.PrimaryKeyConstraint: {s.Key.Name, "has already been taken"}}
-	for _, ix := range s.Collection.Indexes {
-		if ix.Unique {
-			cs.constraints[ix.Name] = constraint{ix.Fields[0], "has already been taken"}
-		}
-	}
 	return cs
 }
 
@@ -311,6 +305,9 @@ func (cs *Changeset) UniqueConstraint(field string, name ...string) *Changeset {
 	if len(name) > 0 {
 		n = name[0]
 	}
+	if cs.constraints == nil {
+		cs.constraints = map[string]constraint{}
+	}
 	cs.constraints[n] = constraint{f.Name, "has already been taken"}
 	return cs
 }
@@ -325,7 +322,11 @@ func (cs *Changeset) HandleConstraint(err error) bool {
 	}
 	c, ok := cs.constraints[ce.Name]
 	if !ok {
-		return false
+		field, known := cs.s.uniques[ce.Name]
+		if !known {
+			return false
+		}
+		c = constraint{field, "has already been taken"}
 	}
 	cs.cause = ce
 	cs.addError(c.field, c.message, ce.Kind.String())

@@ -175,9 +175,12 @@ func (f *Field) set(rv reflect.Value, x any) error {
 		rv.SetZero()
 		return nil
 	}
-	x, err := driver.Normalize(f.Kind, x)
-	if err != nil {
-		return fmt.Errorf("%s: %w", f, err)
+	if _, isTime := x.(time.Time); !isTime || f.Kind != driver.KindTime {
+		// (a time is normalized in setBase, without boxing it again)
+		var err error
+		if x, err = driver.Normalize(f.Kind, x); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
 	}
 	if f.Nullable {
 		p := reflect.New(f.base)
@@ -216,15 +219,16 @@ func (f *Field) setBase(rv reflect.Value, x any) error {
 	case driver.KindBool:
 		rv.SetBool(x.(bool))
 	case driver.KindTime:
-		rv.Set(reflect.ValueOf(x.(time.Time)))
+		// Through a pointer: reflect.ValueOf(time.Time) would allocate.
+		*rv.Addr().Interface().(*time.Time) = x.(time.Time).UTC().Truncate(driver.TimePrecision)
 	case driver.KindBytes:
 		rv.SetBytes(x.([]byte))
 	case driver.KindStrings:
-		s := reflect.ValueOf(x.([]string))
-		if rv.Type() != stringsType {
-			s = s.Convert(rv.Type())
+		if rv.Type() == stringsType {
+			*rv.Addr().Interface().(*[]string) = x.([]string)
+		} else {
+			rv.Set(reflect.ValueOf(x.([]string)).Convert(rv.Type()))
 		}
-		rv.Set(s)
 	case driver.KindJSON:
 		rv.SetZero()
 		if err := json.Unmarshal(x.(json.RawMessage), rv.Addr().Interface()); err != nil {

@@ -327,6 +327,12 @@ func (p *parser) finish() (*Schema, error) {
 		return nil, fmt.Errorf("schema %s: %w", p.t, err)
 	}
 	s.Collection, s.Fields = c, p.fields
+	s.uniques = map[string]string{driver.PrimaryKeyConstraint: s.Key.Name}
+	for _, ix := range c.Indexes {
+		if ix.Unique {
+			s.uniques[ix.Name] = ix.Fields[0]
+		}
+	}
 	for _, f := range s.Fields {
 		f.Indexed = c.Indexed(f.Name)
 	}

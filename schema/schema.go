@@ -27,8 +27,9 @@ type Schema struct {
 	// Assocs are the associations, in field order.
 	Assocs []*Assoc
 
-	meta   []int // index path of the Meta field, or nil
-	byName map[string]*Field
+	meta    []int // index path of the Meta field, or nil
+	byName  map[string]*Field
+	uniques map[string]string // unique constraint name → its first field
 }
 
 // Meta holds store metadata for a record (such as Riak's causal context).

@@ -86,14 +86,14 @@ func Normalize(k Kind, v any) (any, error) {
 	case KindString:
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			return v, nil // the canonical type: no new allocation
 		case []byte:
 			return string(x), nil
 		}
 	case KindInt:
 		switch x := v.(type) {
 		case int64:
-			return x, nil
+			return v, nil
 		case int:
 			return int64(x), nil
 		case int32:
@@ -131,7 +131,7 @@ func Normalize(k Kind, v any) (any, error) {
 	case KindFloat:
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			return v, nil
 		case float32:
 			return float64(x), nil
 		case int64:
@@ -146,7 +146,7 @@ func Normalize(k Kind, v any) (any, error) {
 	case KindBool:
 		switch x := v.(type) {
 		case bool:
-			return x, nil
+			return v, nil
 		case int64:
 			return x != 0, nil
 		case int:
@@ -159,14 +159,14 @@ func Normalize(k Kind, v any) (any, error) {
 	case KindBytes:
 		switch x := v.(type) {
 		case []byte:
-			return x, nil
+			return v, nil
 		case string:
 			return []byte(x), nil
 		}
 	case KindStrings:
 		switch x := v.(type) {
 		case []string:
-			return x, nil
+			return v, nil
 		case []any:
 			out := make([]string, len(x))
 			for i, e := range x {
@@ -181,7 +181,7 @@ func Normalize(k Kind, v any) (any, error) {
 	case KindJSON:
 		switch x := v.(type) {
 		case json.RawMessage:
-			return x, nil
+			return v, nil
 		case []byte:
 			return json.RawMessage(x), nil
 		case string:

@@ -49,11 +49,13 @@
 //   - each of its reads and queries sees the data committed when it runs,
 //     merged with the transaction's own writes (so there are no dirty reads,
 //     but a repeated read may see another transaction's later commit);
-//   - Commit fails with an error wrapping [driver.ErrSerialization], and writes
-//     nothing, if any record the transaction wrote was changed, inserted or
+//   - Commit fails with an error wrapping [driver.ErrSerialization], and
+//     writes nothing, if any record the transaction wrote was changed or
 //     deleted by someone else after the transaction first saw it (by
-//     reading, querying or writing it), so no update is ever lost; unique
-//     indexes are also checked again against the committed data.
+//     reading, querying or writing it), so no update is ever lost; it fails
+//     with a *[driver.ConstraintError] if a key the transaction inserted was
+//     inserted meanwhile, or a unique index now collides with committed
+//     data.
 //
 // [driver.DefaultIsolation] and [driver.ReadCommitted] give this level;
 // [driver.RepeatableRead] and [driver.Serializable] are refused with

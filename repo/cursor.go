@@ -54,6 +54,9 @@ func decodeCursor(s *schema.Schema, order []driver.Order, cursor string) ([]any,
 		}
 		switch x := r.(type) {
 		case json.Number:
+			if f.Kind != driver.KindInt && f.Kind != driver.KindFloat {
+				return nil, bad("a number where " + f.Name + " needs a " + f.Kind.String())
+			}
 			r = string(x)
 		case string:
 			if f.Kind == driver.KindTime {

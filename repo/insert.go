@@ -71,6 +71,8 @@ func (r *Repo) Insert(ctx context.Context, v any, opts ...InsertOption) (err err
 	cs, explicit := v.(*schema.Changeset)
 	if !explicit {
 		cs = schema.NewChangeset(v)
+	} else if cs == nil {
+		return wrap("insert", "", fmt.Errorf("%w: nil *schema.Changeset", ErrInvalid))
 	}
 	if err := cs.Err(); err != nil {
 		return wrap("insert", csName(cs), err)
@@ -252,6 +254,9 @@ func structsOf(op string, v any) ([]reflect.Value, *schema.Schema, error) {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if rv.Kind() == reflect.Struct {
+		if !rv.CanAddr() { // a struct passed by value cannot be filled in
+			return nil, nil, fmt.Errorf("%w: %s needs a pointer to a schema struct or a slice of them, not %T", ErrInvalid, op, v)
+		}
 		return []reflect.Value{rv}, s, nil
 	}
 	if rv.Kind() != reflect.Slice {

@@ -24,10 +24,35 @@ func (r *Repo) Preload(ctx context.Context, v any, assocs ...string) error {
 	if err != nil {
 		return err
 	}
+	// Check every path first, so that a bad one is an error whatever
+	// the data (a nested name is otherwise only looked at when there are
+	// records to load it for), and before anything is loaded.
+	for _, path := range assocs {
+		if err := checkPath(s, path); err != nil {
+			return wrap("preload", s.Name(), err)
+		}
+	}
 	for _, path := range assocs {
 		if err := r.preload(ctx, s, elems, path); err != nil {
 			return wrap("preload", s.Name(), err)
 		}
+	}
+	return nil
+}
+
+// checkPath checks that every name of a dotted path is an association of
+// the schema the previous one leads to.
+func checkPath(s *schema.Schema, path string) error {
+	for name := range strings.SplitSeq(path, ".") {
+		a := s.Assoc(name)
+		if a == nil {
+			return fmt.Errorf("%w: %s has no association %q (in %q)", ErrInvalid, s.Name(), name, path)
+		}
+		rel, err := a.Related()
+		if err != nil {
+			return err
+		}
+		s = rel
 	}
 	return nil
 }

@@ -169,6 +169,14 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 				dq.Fields = append(dq.Fields, f.Pos)
 			}
 		}
+		// The sort keys too: a page's cursor is made of them. (The
+		// records are decoded with selectOnly, so that the fields not
+		// selected still keep their zero values.)
+		for _, o := range dq.Order {
+			if !slices.Contains(dq.Fields, o.Field) {
+				dq.Fields = append(dq.Fields, o.Field)
+			}
+		}
 	}
 	if q.after != "" {
 		if !page {
@@ -194,6 +202,24 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 			driver.ErrUnsupported, s.Name())
 	}
 	return dq, nil
+}
+
+// selectOnly returns rec with nil (so, once decoded, the zero value) for
+// every field that q does not select: an adapter may return more than it
+// was asked for, and is asked for the sort keys as well.
+func (q Query) selectOnly(s *schema.Schema, rec driver.Record) driver.Record {
+	if q.fields == nil || len(rec.Values) != len(s.Fields) {
+		return rec // (a wrong length is Decode's error to report)
+	}
+	vals := make([]any, len(rec.Values))
+	vals[s.Key.Pos] = rec.Values[s.Key.Pos]
+	for _, name := range q.fields {
+		if f := s.Field(name); f != nil {
+			vals[f.Pos] = rec.Values[f.Pos]
+		}
+	}
+	rec.Values = vals
+	return rec
 }
 
 func filterValue(f *schema.Field, op Op, value any) (any, error) {

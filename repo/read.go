@@ -91,7 +91,7 @@ func (r *Repo) first(ctx context.Context, op string, dst any, q Query, only bool
 		return wrap(op, s.Name(), ErrMultipleResults)
 	}
 	v.SetZero()
-	return wrap(op, s.Name(), s.Decode(v, found))
+	return wrap(op, s.Name(), s.Decode(v, q.selectOnly(s, found)))
 }
 
 // All returns every record of schema T that q selects.
@@ -112,7 +112,7 @@ func All[T any](ctx context.Context, r *Repo, q Query) ([]T, error) {
 // Breaking out of the loop releases the query.
 func Stream[T any](ctx context.Context, r *Repo, q Query) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
-		s, err := schema.Of[T]()
+		s, err := structOf[T]()
 		if err != nil {
 			yield(nil, fmt.Errorf("strata: query: %w", err))
 			return
@@ -132,7 +132,7 @@ func Stream[T any](ctx context.Context, r *Repo, q Query) iter.Seq2[*T, error] {
 				return
 			}
 			v := new(T)
-			if derr := s.Decode(reflect.ValueOf(v).Elem(), rec); derr != nil {
+			if derr := s.Decode(reflect.ValueOf(v).Elem(), q.selectOnly(s, rec)); derr != nil {
 				err = wrap("query", s.Name(), derr)
 				yield(nil, err)
 				return
@@ -159,7 +159,7 @@ type Page[T any] struct {
 // skips a record that existed when paging began, whatever is inserted
 // meanwhile. A Limit is required.
 func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err error) {
-	s, err := schema.Of[T]()
+	s, err := structOf[T]()
 	if err != nil {
 		return p, fmt.Errorf("strata: paginate: %w", err)
 	}
@@ -183,7 +183,7 @@ func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err erro
 			break
 		}
 		var v T
-		if derr := s.Decode(reflect.ValueOf(&v).Elem(), rec); derr != nil {
+		if derr := s.Decode(reflect.ValueOf(&v).Elem(), q.selectOnly(s, rec)); derr != nil {
 			return Page[T]{}, wrap("paginate", s.Name(), derr)
 		}
 		p.Items = append(p.Items, v)
@@ -262,4 +262,13 @@ func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field s
 	}
 	res, err = ag.Aggregate(ctx, s.Collection, dq, fn, f.Pos)
 	return res, wrap("aggregate", s.Name(), err)
+}
+
+// structOf returns the schema of T for the reads that decode into a T,
+// which must be the struct type itself (not a pointer to it).
+func structOf[T any]() (*schema.Schema, error) {
+	if t := reflect.TypeFor[T](); t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%w: the type parameter must be a schema struct type, not %s", ErrInvalid, t)
+	}
+	return schema.Of[T]()
 }

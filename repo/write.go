@@ -27,6 +27,8 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 	cs, explicit := v.(*schema.Changeset)
 	if !explicit {
 		cs = schema.NewChangeset(v)
+	} else if cs == nil {
+		return wrap("update", "", fmt.Errorf("%w: nil *schema.Changeset", ErrInvalid))
 	}
 	if err := cs.Err(); err != nil {
 		return wrap("update", csName(cs), err)

@@ -266,6 +266,22 @@ func (f *Field) castInt(x any) (any, bool) {
 	return n, f.fits(n)
 }
 
+// checkRange refuses a canonical value that the field's Go type cannot
+// hold: an integer out of its range, or a float beyond float32's.
+func (f *Field) checkRange(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if f.Kind == driver.KindInt && !f.fits(x) {
+			return f.errorf("%d does not fit %s", x, f.base)
+		}
+	case float64:
+		if f.bits == 32 && math.Abs(x) > math.MaxFloat32 {
+			return f.errorf("%v does not fit float32", x)
+		}
+	}
+	return nil
+}
+
 // fits reports whether n fits the field's Go integer type.
 func (f *Field) fits(n int64) bool {
 	z := reflect.New(f.base).Elem()

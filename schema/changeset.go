@@ -212,6 +212,9 @@ func (cs *Changeset) Put(field string, value any) *Changeset {
 		return cs
 	}
 	v, err := f.Canonical(value)
+	if err == nil {
+		err = f.checkRange(v)
+	}
 	if err != nil {
 		cs.err = err
 		return cs

@@ -16,6 +16,7 @@ var (
 	timeType    = reflect.TypeFor[time.Time]()
 	metaType    = reflect.TypeFor[Meta]()
 	stringsType = reflect.TypeFor[[]string]()
+	stringType  = reflect.TypeFor[string]()
 )
 
 // Field is one stored field of a schema.
@@ -224,10 +225,22 @@ func (f *Field) setBase(rv reflect.Value, x any) error {
 	case driver.KindBytes:
 		rv.SetBytes(x.([]byte))
 	case driver.KindStrings:
-		if rv.Type() == stringsType {
-			*rv.Addr().Interface().(*[]string) = x.([]string)
-		} else {
-			rv.Set(reflect.ValueOf(x.([]string)).Convert(rv.Type()))
+		ss := x.([]string)
+		switch {
+		case rv.Type() == stringsType:
+			*rv.Addr().Interface().(*[]string) = ss
+		case ss == nil:
+			rv.SetZero()
+		case rv.Type().Elem() != stringType:
+			// A slice of a named string type ([]Role) does not convert
+			// from []string: copy element by element.
+			out := reflect.MakeSlice(rv.Type(), len(ss), len(ss))
+			for i, e := range ss {
+				out.Index(i).SetString(e)
+			}
+			rv.Set(out)
+		default:
+			rv.Set(reflect.ValueOf(ss).Convert(rv.Type()))
 		}
 	case driver.KindJSON:
 		rv.SetZero()

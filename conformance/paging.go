@@ -249,15 +249,17 @@ func pagingForeignCursor(t *testing.T, s *suite) {
 		q      repo.Query
 		cursor string
 	}{
-		"more sort keys":       {base.OrderBy("rank", "name"), byRank.Next},
-		"fewer sort keys":      {base, byRank.Next},
-		"string for an int":    {base.OrderBy("rank"), byName.Next},
-		"number for a string":  {base.OrderBy("name"), byRank.Next},
-		"not base64":           {base.OrderBy("rank"), "not a cursor!"},
-		"not JSON":             {base.OrderBy("rank"), enc("{{")},
-		"not an array":         {base.OrderBy("rank"), enc(`{"a":1}`)},
-		"float for an int key": {base.OrderBy("rank"), enc(`[1,2.5]`)},
-		"other schema's shape": {base, enc(`["x"]`)},
+		"more sort keys":           {base.OrderBy("rank", "name"), byRank.Next},
+		"fewer sort keys":          {base, byRank.Next},
+		"string for an int":        {base.OrderBy("rank"), byName.Next},
+		"number for a string":      {base.OrderBy("name"), byRank.Next},
+		"not base64":               {base.OrderBy("rank"), "not a cursor!"},
+		"not JSON":                 {base.OrderBy("rank"), enc("{{")},
+		"not an array":             {base.OrderBy("rank"), enc(`{"a":1}`)},
+		"float for an int key":     {base.OrderBy("rank"), enc(`[1,2.5]`)},
+		"other schema's shape":     {base, enc(`["x"]`)},
+		"same shape, other filter": {repo.Where("rank", repo.Gte, 1).OrderBy("rank"), byRank.Next},
+		"same shape, other order":  {base.OrderBy("-rank"), byRank.Next},
 	}
 	if e.canScan() { // ordering by unindexed fields
 		bad["number for a time"] = struct {

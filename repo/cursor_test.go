@@ -24,20 +24,21 @@ func FuzzCursor(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	order := []driver.Order{{Field: 1}, {Field: 2, Desc: true}, {Field: 3}, {Field: 4}, {Field: 0}}
-	good := encodeCursor(order, driver.Record{Values: []any{int64(1) << 60, "x", 1.5, time.Unix(1, 1000).UTC(), true}})
+	dq := &driver.Query{Order: []driver.Order{{Field: 1}, {Field: 2, Desc: true}, {Field: 3}, {Field: 4}, {Field: 0}},
+		Filters: []driver.Filter{{Field: 1, Op: driver.Prefix, Value: "x"}}}
+	good := encodeCursor(s, dq, driver.Record{Values: []any{int64(1) << 60, "x", 1.5, time.Unix(1, 1000).UTC(), true}})
 	for _, seed := range []string{good, "", "WzFd", "W251bGwsbnVsbCxudWxsLG51bGwsbnVsbF0", "!!"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, c string) {
-		vals, err := decodeCursor(s, order, c)
+		vals, err := decodeCursor(s, dq, c)
 		if err != nil {
 			if !errors.Is(err, driver.ErrInvalid) {
 				t.Fatalf("error of an unknown kind: %v", err)
 			}
 			return
 		}
-		again, err := decodeCursor(s, order, encodeCursor(order, driver.Record{Values: reorder(order, vals)}))
+		again, err := decodeCursor(s, dq, encodeCursor(s, dq, driver.Record{Values: reorder(dq.Order, vals)}))
 		if err != nil {
 			t.Fatalf("re-encoded cursor does not decode: %v", err)
 		}

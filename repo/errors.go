@@ -19,8 +19,8 @@ var (
 	// ErrSerialization: a transaction lost a conflict with a concurrent
 	// one and wrote nothing; retrying it may succeed.
 	ErrSerialization = driver.ErrSerialization
-	// ErrStale: the record changed or vanished since it was read (its
-	// version no longer matches).
+	// ErrStale: the record changed since it was read (its version no
+	// longer matches). A record deleted since is ErrNotFound.
 	ErrStale = driver.ErrStale
 	// ErrUnsupported: the store lacks what the call needs; the message
 	// says which capability and what to do instead.

@@ -182,7 +182,7 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 		if !page {
 			return nil, fmt.Errorf("%w: After(cursor) works with Paginate", driver.ErrInvalid)
 		}
-		after, err := decodeCursor(s, dq.Order, q.after)
+		after, err := decodeCursor(s, dq, q.after)
 		if err != nil {
 			return nil, err
 		}

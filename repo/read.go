@@ -179,7 +179,7 @@ func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err erro
 			return Page[T]{}, wrap("paginate", s.Name(), qerr)
 		}
 		if n == size {
-			p.Next = encodeCursor(dq.Order, last)
+			p.Next = encodeCursor(s, dq, last)
 			break
 		}
 		var v T

@@ -29,7 +29,7 @@
 //	index, index=NAME  a secondary index; fields sharing NAME form one
 //	                   composite index, in field order
 //	unique, unique=NAME a unique index, likewise
-//	merge=POLICY       lww (default), counter (ints), set ([]string),
+//	merge=POLICY       lww (default), counter (int64 or int), set ([]string),
 //	                   max (ints, floats, strings, times), flag (bool)
 //	version            the optimistic-lock version (an int field)
 //	inserted_at        set to the current time on insert (a time.Time)

@@ -173,8 +173,8 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 		if f.Merge, err = driver.ParseMergePolicy(m); err != nil {
 			return p.errorf(sf.Name, "%v", err)
 		}
-		if !mergeFits(f.Merge, kind) {
-			return p.errorf(sf.Name, "merge=%s does not apply to a %s field", f.Merge, kind)
+		if !mergeFits(f.Merge, kind, bits, unsigned) {
+			return p.errorf(sf.Name, "merge=%s does not apply to type %s", f.Merge, sf.Type)
 		}
 	}
 	for _, k := range []string{"index", "unique"} {
@@ -191,10 +191,13 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 	return nil
 }
 
-func mergeFits(m driver.MergePolicy, k driver.Kind) bool {
+// mergeFits reports whether a policy applies to a field. Counters are
+// signed 64-bit: an increment is applied by the store, which cannot know a
+// narrower Go type's range.
+func mergeFits(m driver.MergePolicy, k driver.Kind, bits int, unsigned bool) bool {
 	switch m {
 	case driver.MergeCounter:
-		return k == driver.KindInt
+		return k == driver.KindInt && bits == 64 && !unsigned
 	case driver.MergeSet:
 		return k == driver.KindStrings
 	case driver.MergeMax:

@@ -129,6 +129,10 @@ func TestBadTags(t *testing.T) {
 		ID   int64
 		Name string `strata:"name,merge=counter"`
 	}
+	type narrowCounter struct {
+		ID int64
+		N  int32 `strata:"n,merge=counter"`
+	}
 	type badPolicy struct {
 		ID int64
 		N  int64 `strata:"n,merge=sum"`
@@ -168,7 +172,8 @@ func TestBadTags(t *testing.T) {
 		{noKey{}, "noKey", "no primary key"},
 		{twoKeys{}, "twoKeys", "second primary key"},
 		{unknownOpt{}, "field Name", `unknown tag option "indexx"`},
-		{badMerge{}, "field Name", "merge=counter does not apply to a string"},
+		{badMerge{}, "field Name", "merge=counter does not apply to type string"},
+		{narrowCounter{}, "field N", "merge=counter does not apply to type int32"},
 		{badPolicy{}, "field N", `unknown merge policy "sum"`},
 		{dupName{}, "field B", `stored as "x"`},
 		{badType{}, "field C", "cannot be stored"},

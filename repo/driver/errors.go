@@ -17,8 +17,8 @@ var (
 	// one (a write-write conflict, a serialization failure, a deadlock)
 	// and nothing of it was written. Retrying the transaction may succeed.
 	ErrSerialization = errors.New("serialization failure")
-	// ErrStale: an optimistic-lock check failed: the record changed (or was
-	// deleted) since it was read.
+	// ErrStale: an optimistic-lock check failed: the record changed since
+	// it was read. (A record deleted since is ErrNotFound.)
 	ErrStale = errors.New("stale")
 	// ErrUnsupported: the store lacks a capability the call needs. The
 	// wrapping message says which and what to do instead.

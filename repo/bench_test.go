@@ -55,7 +55,11 @@ func BenchmarkInsert(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			now := time.Now().UTC().Truncate(time.Microsecond)
-			rec := driver.Record{Values: []any{int64(r.NewID()), "n", int64(3), []string{"a"}, now, now}}
+			id, err := r.NewID()
+			if err != nil {
+				b.Fatal(err)
+			}
+			rec := driver.Record{Values: []any{int64(id), "n", int64(3), []string{"a"}, now, now}}
 			if _, err := a.Insert(ctx, c, rec, driver.InsertOptions{}); err != nil {
 				b.Fatal(err)
 			}

@@ -18,7 +18,9 @@ import (
 // strings, integers as exact JSON numbers). It is opaque to callers and
 // holds no secret. The fingerprint (of the schema, the filters and the
 // order) makes a cursor from another query an error instead of a page of
-// the wrong records.
+// the wrong records; it is not a signature: a forged cursor can only start
+// a page of the same query somewhere else, and its values are checked like
+// any other input.
 type cursor struct {
 	Query string `json:"q"`
 	Keys  []any  `json:"k"`
@@ -98,6 +100,9 @@ func decodeCursor(s *schema.Schema, dq *driver.Query, text string) ([]any, error
 			}
 		}
 		v, err := driver.Normalize(f.Kind, r)
+		if err == nil {
+			v, err = f.Canonical(v) // the rules every value meets (UTF-8, years…)
+		}
 		if err != nil {
 			return nil, bad(err.Error())
 		}

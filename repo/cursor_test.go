@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"encoding/base64"
 	"errors"
 	"testing"
 	"time"
@@ -57,4 +58,35 @@ func reorder(order []driver.Order, vals []any) []any {
 		rec[o.Field] = vals[i]
 	}
 	return rec
+}
+
+// TestCursorValues: a cursor with the right fingerprint but values that
+// break the rules of their fields is refused like any bad input.
+func TestCursorValues(t *testing.T) {
+	s, err := schema.Of[cursorDoc]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dq := &driver.Query{Order: []driver.Order{{Field: 1}, {Field: 3}, {Field: 4}, {Field: 0}}}
+	forge := func(keys string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(`{"q":"` + fingerprint(s, dq) + `","k":` + keys + `}`))
+	}
+	if _, err := decodeCursor(s, dq, forge(`["a","2020-01-01T00:00:00Z",true,1]`)); err != nil {
+		t.Fatalf("a well-formed cursor: %v", err)
+	}
+	for name, keys := range map[string]string{
+		"NUL in a string":   `["a\u0000","2020-01-01T00:00:00Z",true,1]`,
+		"year 0":            `["a","0000-01-01T00:00:00Z",true,1]`,
+		"number for string": `[1,"2020-01-01T00:00:00Z",true,1]`,
+		"string for int":    `["a","2020-01-01T00:00:00Z",true,"1"]`,
+		"float for int":     `["a","2020-01-01T00:00:00Z",true,1.5]`,
+		"number for bool":   `["a","2020-01-01T00:00:00Z",1,1]`,
+		"bad time":          `["a","yesterday",true,1]`,
+		"too few":           `["a"]`,
+		"trailing data":     `["a","2020-01-01T00:00:00Z",true,1]}{`,
+	} {
+		if _, err := decodeCursor(s, dq, forge(keys)); !errors.Is(err, driver.ErrInvalid) {
+			t.Errorf("%s: got %v, want ErrInvalid", name, err)
+		}
+	}
 }

@@ -66,58 +66,107 @@ func constraintFor(s *schema.Schema, target []string) (string, error) {
 // A duplicate primary key or unique value is an error wrapping
 // ErrConflict; for a changeset it becomes a field error ("has already been
 // taken") and the error is a *schema.ChangesetError that also matches
-// ErrConflict. An invalid changeset is not written.
+// ErrConflict. An invalid changeset is not written. (A generated key that
+// collides — two processes sharing a node id — is replaced by a new one
+// and the insert retried.)
 func (r *Repo) Insert(ctx context.Context, v any, opts ...InsertOption) (err error) {
 	cs, explicit := v.(*schema.Changeset)
 	if !explicit {
 		cs = schema.NewChangeset(v)
 	} else if cs == nil {
-		return wrap("insert", "", fmt.Errorf("%w: nil *schema.Changeset", ErrInvalid))
+		cs = new(schema.Changeset) // its Err says what is wrong
 	}
+	var rows int
+	defer r.observe(ctx, "insert", csName(cs), time.Now(), &rows, &err)
 	if err := cs.Err(); err != nil {
 		return wrap("insert", csName(cs), err)
 	}
 	s := cs.Schema()
-	var rows int
-	defer r.observe(ctx, "insert", s.Name(), time.Now(), &rows, &err)
 	var ic insertConfig
 	for _, o := range opts {
 		o(&ic)
 	}
-	vals, err := r.newRecord(cs)
+	if err := r.checkUniques(s); err != nil {
+		return wrap("insert", s.Name(), err)
+	}
+	dopts, target, err := r.conflictOptions(s, ic)
 	if err != nil {
 		return wrap("insert", s.Name(), err)
 	}
-	var dopts driver.InsertOptions
-	var target string
-	if ic.set {
-		if target, err = constraintFor(s, ic.target); err != nil {
-			return wrap("insert", s.Name(), err)
-		}
-		if !ic.nothing {
-			if !r.caps.Has(driver.CapUpsert) {
-				return wrap("insert", s.Name(), fmt.Errorf("%w: this store cannot upsert (replace on conflict) atomically", ErrUnsupported))
-			}
-			oc := &driver.OnConflict{Target: target}
-			if oc.Replace, err = replaceFields(s, ic); err != nil {
-				return wrap("insert", s.Name(), err)
-			}
-			dopts.OnConflict = oc
-		}
+	vals, generated, err := r.newRecord(cs)
+	if err != nil {
+		return wrap("insert", s.Name(), err)
 	}
 	rec, err := r.st.Insert(ctx, s.Collection, driver.Record{Values: vals}, dopts)
-	if err != nil {
-		var ce *driver.ConstraintError
-		if ic.nothing && errors.As(err, &ce) && ce.Name == target {
-			return nil
+	for attempt := 1; generated && attempt < maxKeyAttempts && isConstraint(err, driver.PrimaryKeyConstraint); attempt++ {
+		if vals[s.Key.Pos], err = r.newKey(); err == nil {
+			rec, err = r.st.Insert(ctx, s.Collection, driver.Record{Values: vals}, dopts)
 		}
-		if explicit && cs.HandleConstraint(err) {
-			return wrap("insert", s.Name(), cs.Err())
-		}
-		return wrap("insert", s.Name(), err)
 	}
-	rows = 1
-	return wrap("insert", s.Name(), r.load(s, reflect.ValueOf(cs.Data()).Elem(), rec))
+	switch {
+	case err == nil && rec.Values == nil: // an atomic do-nothing upsert
+		return nil
+	case err == nil:
+		rows = 1
+		return wrap("insert", s.Name(), s.Decode(reflect.ValueOf(cs.Data()).Elem(), rec))
+	case ic.nothing && dopts.OnConflict == nil && isConstraint(err, target):
+		return nil // do-nothing emulated outside a transaction
+	case explicit && cs.HandleConstraint(err):
+		return wrap("insert", s.Name(), cs.Err())
+	}
+	return wrap("insert", s.Name(), err)
+}
+
+// maxKeyAttempts bounds the retries of an insert whose generated key
+// collided with another process's.
+const maxKeyAttempts = 5
+
+func isConstraint(err error, name string) bool {
+	var ce *driver.ConstraintError
+	return errors.As(err, &ce) && ce.Name == name
+}
+
+// checkUniques refuses writes to a schema with unique indexes on a store
+// that cannot enforce them, rather than letting duplicates in.
+func (r *Repo) checkUniques(s *schema.Schema) error {
+	if r.caps.Has(driver.CapUniqueIndexes) {
+		return nil
+	}
+	for _, ix := range s.Collection.Indexes {
+		if ix.Unique {
+			return fmt.Errorf("%w: this store cannot enforce the unique index %s; drop `unique` from the schema or route %s to a store that can",
+				ErrUnsupported, ix.Name, s.Name())
+		}
+	}
+	return nil
+}
+
+// conflictOptions turns Insert's options into the driver's, and names the
+// conflict target. A do-nothing insert goes to the store as an atomic
+// upsert where it has one; elsewhere it is an insert whose duplicate error
+// is ignored, which is safe only outside a transaction (a failed statement
+// can abort one).
+func (r *Repo) conflictOptions(s *schema.Schema, ic insertConfig) (driver.InsertOptions, string, error) {
+	if !ic.set {
+		return driver.InsertOptions{}, "", nil
+	}
+	target, err := constraintFor(s, ic.target)
+	if err != nil {
+		return driver.InsertOptions{}, "", err
+	}
+	if !r.caps.Has(driver.CapUpsert) {
+		if ic.nothing && r.tx == nil {
+			return driver.InsertOptions{}, target, nil
+		}
+		return driver.InsertOptions{}, "", fmt.Errorf("%w: this store cannot upsert atomically (here, in a transaction, not even do-nothing)", ErrUnsupported)
+	}
+	oc := &driver.OnConflict{Target: target, DoNothing: ic.nothing}
+	if !ic.nothing {
+		if oc.Replace, err = replaceFields(s, ic); err != nil {
+			return driver.InsertOptions{}, "", err
+		}
+	}
+	return driver.InsertOptions{OnConflict: oc}, target, nil
 }
 
 func csName(cs *schema.Changeset) string {
@@ -138,7 +187,7 @@ func replaceFields(s *schema.Schema, ic insertConfig) ([]int, error) {
 		return out, nil
 	}
 	for _, name := range ic.replace {
-		f, err := s.MustField(name)
+		f, err := s.LookupField(name)
 		if err != nil {
 			return nil, err
 		}
@@ -154,18 +203,21 @@ func replaceFields(s *schema.Schema, ic insertConfig) ([]int, error) {
 }
 
 // newRecord builds the values of a record to insert from a changeset:
-// data and changes, a generated key, timestamps and the first version.
-func (r *Repo) newRecord(cs *schema.Changeset) ([]any, error) {
-	vals, err := cs.Values()
-	if err != nil {
-		return nil, err
+// data and changes, a generated key (generated reports it), timestamps and
+// the first version.
+func (r *Repo) newRecord(cs *schema.Changeset) (vals []any, generated bool, err error) {
+	if vals, err = cs.Values(); err != nil {
+		return nil, false, err
 	}
 	s := cs.Schema()
 	if k, ok := vals[s.Key.Pos].(int64); ok && k == 0 {
-		vals[s.Key.Pos] = int64(r.ids.Next())
+		if vals[s.Key.Pos], err = r.newKey(); err != nil {
+			return nil, false, err
+		}
+		generated = true
 	}
 	if _, err := checkKey(s, vals[s.Key.Pos]); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := r.timestamp()
 	for _, f := range []*schema.Field{s.InsertedAt, s.UpdatedAt} {
@@ -178,12 +230,16 @@ func (r *Repo) newRecord(cs *schema.Changeset) ([]any, error) {
 	if s.Version != nil {
 		vals[s.Version.Pos] = int64(1)
 	}
-	return vals, nil
+	return vals, generated, nil
 }
 
-// load decodes a stored record into the struct v.
-func (r *Repo) load(s *schema.Schema, v reflect.Value, rec driver.Record) error {
-	return s.Decode(v, rec)
+// newKey generates a primary key.
+func (r *Repo) newKey() (any, error) {
+	id, err := r.ids.Next()
+	if err != nil {
+		return nil, fmt.Errorf("generating a key: %w", err)
+	}
+	return int64(id), nil
 }
 
 // InsertAll inserts many records of one schema: v is a []T, []*T or *[]T
@@ -192,18 +248,22 @@ func (r *Repo) load(s *schema.Schema, v reflect.Value, rec driver.Record) error 
 // before the failing one stay inserted. Each element is updated as Insert
 // updates v.
 func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
+	rows, name, start := 0, "", time.Now()
+	defer func() { r.observe(ctx, "insert_all", name, start, &rows, &err) }()
 	elems, s, err := structsOf("insert_all", v)
 	if err != nil {
 		return err
 	}
-	rows := 0
-	defer r.observe(ctx, "insert_all", s.Name(), time.Now(), &rows, &err)
+	name = s.Name()
+	if err := r.checkUniques(s); err != nil {
+		return wrap("insert_all", s.Name(), err)
+	}
 	if len(elems) == 0 {
 		return nil
 	}
 	recs := make([]driver.Record, len(elems))
 	for i, e := range elems {
-		vals, err := r.newRecord(schema.NewChangeset(e.Addr().Interface()))
+		vals, _, err := r.newRecord(schema.NewChangeset(e.Addr().Interface()))
 		if err != nil {
 			return wrap("insert_all", s.Name(), fmt.Errorf("element %d: %w", i, err))
 		}
@@ -215,7 +275,7 @@ func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
 			return wrap("insert_all", s.Name(), err)
 		}
 		for i, rec := range out {
-			if err := r.load(s, elems[i], rec); err != nil {
+			if err := s.Decode(elems[i], rec); err != nil {
 				return wrap("insert_all", s.Name(), err)
 			}
 		}
@@ -227,7 +287,7 @@ func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
 		if err != nil {
 			return wrap("insert_all", s.Name(), fmt.Errorf("element %d (earlier ones are stored): %w", i, err))
 		}
-		if err := r.load(s, elems[i], out); err != nil {
+		if err := s.Decode(elems[i], out); err != nil {
 			return wrap("insert_all", s.Name(), err)
 		}
 		rows++

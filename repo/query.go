@@ -121,7 +121,7 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 	}
 	indexed := false
 	for _, c := range q.conds {
-		f, err := s.MustField(c.field)
+		f, err := s.LookupField(c.field)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 	keyOrdered := false
 	for _, name := range q.orderBy {
 		desc := strings.HasPrefix(name, "-")
-		f, err := s.MustField(strings.TrimPrefix(name, "-"))
+		f, err := s.LookupField(strings.TrimPrefix(name, "-"))
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +161,7 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 	if q.fields != nil {
 		dq.Fields = []int{s.Key.Pos}
 		for _, name := range q.fields {
-			f, err := s.MustField(name)
+			f, err := s.LookupField(name)
 			if err != nil {
 				return nil, err
 			}

@@ -168,6 +168,9 @@ func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err erro
 	if q.limit <= 0 {
 		return p, wrap("paginate", s.Name(), fmt.Errorf("%w: Paginate needs Limit(page size)", ErrInvalid))
 	}
+	if q.offset != 0 {
+		return p, wrap("paginate", s.Name(), fmt.Errorf("%w: Paginate pages by cursor; an Offset would apply to every page", ErrInvalid))
+	}
 	size := q.limit
 	dq, err := compile(s, r.caps, q.Limit(size+1), true)
 	if err != nil {
@@ -241,7 +244,7 @@ func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field s
 	if !ok || !r.caps.Has(driver.CapAggregates) {
 		return nil, wrap("aggregate", s.Name(), fmt.Errorf("%w: this store has no aggregates; read the records and compute it", ErrUnsupported))
 	}
-	f, err := s.MustField(field)
+	f, err := s.LookupField(field)
 	if err != nil {
 		return nil, wrap("aggregate", s.Name(), err)
 	}

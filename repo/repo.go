@@ -18,6 +18,7 @@ type Repo struct {
 	a     driver.Adapter
 	st    driver.Store // a, or the transaction
 	tx    driver.Tx    // nil outside a transaction
+	txs   *txState     // shared by a transaction's nested Repos
 	depth int          // transaction nesting depth
 	caps  driver.Capabilities
 	ids   *snowflake.Generator
@@ -90,8 +91,9 @@ func (r *Repo) Driver() driver.Adapter { return r.a }
 // InTransaction reports whether r is a transaction's Repo.
 func (r *Repo) InTransaction() bool { return r.tx != nil }
 
-// NewID returns a new snowflake ID from the repo's generator.
-func (r *Repo) NewID() snowflake.ID { return r.ids.Next() }
+// NewID returns a new snowflake ID from the repo's generator. It fails only
+// when the clock is past the IDs' range (year 2093).
+func (r *Repo) NewID() (snowflake.ID, error) { return r.ids.Next() }
 
 // target resolves v, a non-nil pointer to a schema struct, to its schema
 // and the struct value.

@@ -83,7 +83,7 @@ func TestRegisterTwicePanics(t *testing.T) {
 
 func TestCapabilityChecks(t *testing.T) {
 	ctx := context.Background()
-	none := newRepo(t, limited{memory.New(), 0})
+	none := newRepo(t, limited{memory.New(), driver.CapUniqueIndexes})
 	full := newRepo(t, memory.New())
 	require.NoError(t, none.Insert(ctx, &Item{Name: "a", Kind: "k", Note: "n"}))
 
@@ -116,7 +116,7 @@ func TestCapabilityChecks(t *testing.T) {
 		})
 	}
 
-	scan := newRepo(t, limited{memory.New(), driver.CapFullScan})
+	scan := newRepo(t, limited{memory.New(), driver.CapFullScan | driver.CapUniqueIndexes})
 	_, err := repo.All[Item](ctx, scan, repo.Where("note", repo.Eq, "n").OrderBy("note").FullScan())
 	assert.NoError(t, err, "FullScan opts in")
 
@@ -127,7 +127,13 @@ func TestCapabilityChecks(t *testing.T) {
 
 	err = none.Insert(ctx, &Item{Name: "a"}, repo.OnConflictReplaceAll("name"))
 	assert.ErrorIs(t, err, repo.ErrUnsupported)
-	assert.NoError(t, none.Insert(ctx, &Item{Name: "a"}, repo.OnConflictDoNothing("name")), "do-nothing needs no capability")
+	assert.NoError(t, none.Insert(ctx, &Item{Name: "a"}, repo.OnConflictDoNothing("name")), "do-nothing is emulated outside transactions")
+
+	noUnique := newRepo(t, limited{memory.New(), driver.CapListAll})
+	err = noUnique.Insert(ctx, &Item{Name: "a"})
+	assert.ErrorIs(t, err, repo.ErrUnsupported, "a unique index the store cannot enforce is refused, not ignored")
+	assert.ErrorContains(t, err, "item_name_key")
+	assert.ErrorIs(t, noUnique.InsertAll(ctx, []Item{{Name: "b"}}), repo.ErrUnsupported)
 
 	_, err = repo.Aggregate[Item](ctx, none, repo.Where("kind", repo.Eq, "k"), repo.Sum, "count")
 	assert.ErrorIs(t, err, repo.ErrUnsupported)
@@ -135,7 +141,7 @@ func TestCapabilityChecks(t *testing.T) {
 
 func TestInsertAllWithoutBatchIsOneByOne(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t, limited{memory.New(), driver.CapListAll})
+	r := newRepo(t, limited{memory.New(), driver.CapListAll | driver.CapUniqueIndexes})
 	items := []Item{{Name: "a"}, {Name: "b"}, {Name: "a"}, {Name: "c"}}
 	err := r.InsertAll(ctx, items)
 	assert.ErrorIs(t, err, repo.ErrConflict)
@@ -289,15 +295,122 @@ func TestNewIDsAreUniqueAcrossRepos(t *testing.T) {
 	a := memory.New()
 	r1 := newRepo(t, a, repo.WithNode(1))
 	r2 := newRepo(t, a, repo.WithNode(2))
-	seen := map[int64]bool{}
+	seen := map[snowflake.ID]bool{}
 	for range 1000 {
-		for _, r := range []*repo.Repo{r1, r2} {
-			id := int64(r.NewID())
+		for i, r := range []*repo.Repo{r1, r2} {
+			id, err := r.NewID()
+			require.NoError(t, err)
 			require.False(t, seen[id])
+			require.Equal(t, i+1, id.Node())
 			seen[id] = true
 		}
 	}
-	assert.Equal(t, 1, r1.NewID().Node())
-	assert.Equal(t, 2, r2.NewID().Node())
-	assert.False(t, errors.Is(nil, repo.ErrNotFound))
+
+	future := newRepo(t, a, repo.WithClock(func() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	_, err := future.NewID()
+	assert.ErrorIs(t, err, snowflake.ErrExhausted)
+	err = future.Insert(context.Background(), &Item{Name: "x"})
+	assert.ErrorIs(t, err, snowflake.ErrExhausted, "an error, never a panic")
+	assert.False(t, errors.Is(err, repo.ErrConflict))
+}
+
+// withCaps keeps every method of the memory adapter but declares caps.
+type withCaps struct {
+	*memory.Adapter
+	caps driver.Capabilities
+}
+
+func (w withCaps) Capabilities() driver.Capabilities { return w.caps }
+
+func TestNestedTransactionWithoutSavepoints(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t, withCaps{memory.New(), driver.AllCapabilities &^ driver.CapSavepoints})
+	inner := errors.New("inner failed")
+	err := r.Transaction(ctx, func(tx *repo.Repo) error {
+		if err := tx.Insert(ctx, &Item{Name: "outer"}); err != nil {
+			return err
+		}
+		err := tx.Transaction(ctx, func(tx2 *repo.Repo) error {
+			if err := tx2.Insert(ctx, &Item{Name: "inner"}); err != nil {
+				return err
+			}
+			return inner
+		})
+		assert.ErrorIs(t, err, inner)
+		return nil // the outer function carries on as if nothing happened
+	})
+	assert.ErrorIs(t, err, inner, "the transaction reports the nested failure")
+	n, err := repo.Count[Item](ctx, r, repo.Query{})
+	require.NoError(t, err)
+	assert.Zero(t, n, "neither write was committed")
+
+	full := newRepo(t, memory.New())
+	require.NoError(t, full.Transaction(ctx, func(tx *repo.Repo) error {
+		require.NoError(t, tx.Insert(ctx, &Item{Name: "outer"}))
+		assert.ErrorIs(t, tx.Transaction(ctx, func(tx2 *repo.Repo) error {
+			require.NoError(t, tx2.Insert(ctx, &Item{Name: "inner"}))
+			return inner
+		}), inner)
+		return nil
+	}))
+	items, err := repo.All[Item](ctx, full, repo.Query{})
+	require.NoError(t, err)
+	require.Len(t, items, 1, "with savepoints only the inner writes are undone")
+	assert.Equal(t, "outer", items[0].Name)
+}
+
+func TestDoNothingInTransactionNeedsUpsert(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t, withCaps{memory.New(), driver.AllCapabilities &^ driver.CapUpsert})
+	require.NoError(t, r.Insert(ctx, &Item{Name: "a"}))
+	require.NoError(t, r.Insert(ctx, &Item{Name: "a"}, repo.OnConflictDoNothing("name")), "emulated outside a transaction")
+	err := r.Transaction(ctx, func(tx *repo.Repo) error {
+		return tx.Insert(ctx, &Item{Name: "a"}, repo.OnConflictDoNothing("name"))
+	})
+	assert.ErrorIs(t, err, repo.ErrUnsupported, "a failed insert could abort the transaction")
+
+	full := newRepo(t, memory.New())
+	require.NoError(t, full.Insert(ctx, &Item{Name: "a", Note: "first"}))
+	require.NoError(t, full.Transaction(ctx, func(tx *repo.Repo) error {
+		dup := &Item{Name: "a", Note: "second"}
+		if err := tx.Insert(ctx, dup, repo.OnConflictDoNothing("name")); err != nil {
+			return err
+		}
+		assert.Zero(t, dup.ID, "not inserted: v is left as it was")
+		return tx.Insert(ctx, &Item{Name: "b"})
+	}))
+	n, err := repo.Count[Item](ctx, full, repo.Query{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+}
+
+func TestQueryShapesRefused(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t, memory.New())
+	for name, q := range map[string]repo.Query{
+		"limit":  repo.Query{}.Limit(1),
+		"offset": repo.Query{}.Offset(1),
+		"order":  repo.Query{}.OrderBy("name"),
+		"select": repo.Query{}.Select("name"),
+		"cursor": repo.Query{}.After("x"),
+	} {
+		_, err := repo.DeleteAll[Item](ctx, r, q)
+		assert.ErrorIs(t, err, repo.ErrInvalid, "DeleteAll with %s", name)
+	}
+	_, err := repo.Paginate[Item](ctx, r, repo.Query{}.Limit(2).Offset(1))
+	assert.ErrorIs(t, err, repo.ErrInvalid, "Paginate with an offset")
+}
+
+func TestUpdateStructLeavesMergeFields(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t, memory.New())
+	it := &Item{Name: "a"}
+	require.NoError(t, r.Insert(ctx, it))
+	stale := *it
+	require.NoError(t, r.Update(ctx, schema.NewChangeset(it).Increment("count", 5)))
+	stale.Note = "edited"
+	stale.Count = 0
+	require.NoError(t, r.Update(ctx, &stale))
+	assert.Equal(t, int64(5), stale.Count, "a whole-struct update does not undo an increment")
+	assert.Equal(t, "edited", stale.Note)
 }

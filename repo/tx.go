@@ -36,10 +36,11 @@ func ReadOnly() TxOption { return func(o *driver.TxOptions) { o.ReadOnly = true 
 // do its work through tx, the Repo it is given: r itself stays outside the
 // transaction.
 //
-// Inside a transaction, Transaction nests: with CapSavepoints the inner
-// function runs under a savepoint and its error rolls back only its own
-// writes; without, it runs in the outer transaction and its error, when
-// returned, rolls back everything.
+// Inside a transaction, Transaction nests (and ignores opts: the outer
+// transaction's options hold): with CapSavepoints the inner function runs
+// under a savepoint and its error rolls back only its own writes; without,
+// it runs in the outer transaction and its error rolls back everything,
+// even if the outer function carries on and returns nil.
 //
 // A store without transactions (no CapTransactions) returns ErrUnsupported
 // without calling fn.
@@ -64,7 +65,7 @@ func (r *Repo) Transaction(ctx context.Context, fn func(tx *Repo) error, opts ..
 		return wrap("transaction", "", err)
 	}
 	inner := *r
-	inner.st, inner.tx, inner.depth = dtx, dtx, 1
+	inner.st, inner.tx, inner.depth, inner.txs = dtx, dtx, 1, new(txState)
 	committed := false
 	defer func() {
 		if !committed {
@@ -76,6 +77,9 @@ func (r *Repo) Transaction(ctx context.Context, fn func(tx *Repo) error, opts ..
 	if err := fn(&inner); err != nil {
 		return err
 	}
+	if inner.txs.failed != nil {
+		return wrap("transaction", "", fmt.Errorf("rolled back: a nested transaction failed: %w", inner.txs.failed))
+	}
 	if err := dtx.Commit(); err != nil {
 		return wrap("commit", "", err)
 	}
@@ -83,10 +87,24 @@ func (r *Repo) Transaction(ctx context.Context, fn func(tx *Repo) error, opts ..
 	return nil
 }
 
+// txState is shared by a transaction's Repo and its nested ones.
+type txState struct {
+	failed error // a nested transaction without a savepoint failed
+}
+
 func (r *Repo) nested(ctx context.Context, fn func(tx *Repo) error) (err error) {
 	sp, ok := r.tx.(driver.Savepointer)
 	if !ok || !r.caps.Has(driver.CapSavepoints) {
-		return fn(r)
+		// Without savepoints the inner writes cannot be undone alone:
+		// its failure makes the whole transaction roll back, even if the
+		// outer function goes on (as Ecto does).
+		if err := fn(r); err != nil {
+			if r.txs.failed == nil {
+				r.txs.failed = err
+			}
+			return err
+		}
+		return nil
 	}
 	name := fmt.Sprintf("strata_sp_%d", r.depth)
 	if err := sp.Savepoint(ctx, name); err != nil {

@@ -16,8 +16,10 @@ import (
 // With a *schema.Changeset only the changed fields are written, merge
 // operations (Increment, AddToSet, RemoveFromSet) apply atomically in the
 // store, and a changeset with no changes writes nothing. With a pointer to
-// a schema struct every field but the primary key and inserted_at is
-// written (a last-writer-wins replacement: use a changeset for merges).
+// a schema struct every field is written but the primary key, inserted_at,
+// the version, and the counter and set fields: those change only through a
+// changeset's Increment, AddToSet and RemoveFromSet, so that a whole-struct
+// update can never undo a concurrent increment or addition.
 //
 // updated_at is set to the current time. If the schema has a version
 // field, the update applies only if the stored version still equals the
@@ -28,12 +30,17 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 	if !explicit {
 		cs = schema.NewChangeset(v)
 	} else if cs == nil {
-		return wrap("update", "", fmt.Errorf("%w: nil *schema.Changeset", ErrInvalid))
+		cs = new(schema.Changeset) // its Err says what is wrong
 	}
+	rows := 0
+	defer r.observe(ctx, "update", csName(cs), time.Now(), &rows, &err)
 	if err := cs.Err(); err != nil {
 		return wrap("update", csName(cs), err)
 	}
 	s := cs.Schema()
+	if err := r.checkUniques(s); err != nil {
+		return wrap("update", s.Name(), err)
+	}
 	data := reflect.ValueOf(cs.Data()).Elem()
 	var changes []schema.Change
 	if explicit {
@@ -43,7 +50,7 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		}
 	} else {
 		for _, f := range s.Fields {
-			if f == s.Key || f == s.InsertedAt || f == s.Version {
+			if f == s.Key || f == s.InsertedAt || f == s.Version || f.Merge == driver.MergeCounter || f.Merge == driver.MergeSet {
 				continue
 			}
 			val, err := f.Value(data)
@@ -57,8 +64,6 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 			changes = append(changes, schema.Change{Field: f, Op: op, Value: val})
 		}
 	}
-	rows := 0
-	defer r.observe(ctx, "update", s.Name(), time.Now(), &rows, &err)
 	key, err := keyOf(s, data)
 	if err != nil {
 		return wrap("update", s.Name(), err)
@@ -97,12 +102,13 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 // a version field the delete applies only if the stored version still
 // equals v's (else ErrStale). A missing record is ErrNotFound.
 func (r *Repo) Delete(ctx context.Context, v any) (err error) {
+	rows, name, start := 0, "", time.Now()
+	defer func() { r.observe(ctx, "delete", name, start, &rows, &err) }()
 	s, data, err := target("delete", v)
 	if err != nil {
 		return err
 	}
-	rows := 0
-	defer r.observe(ctx, "delete", s.Name(), time.Now(), &rows, &err)
+	name = s.Name()
 	key, err := keyOf(s, data)
 	if err != nil {
 		return wrap("delete", s.Name(), err)
@@ -123,8 +129,10 @@ func (r *Repo) Delete(ctx context.Context, v any) (err error) {
 	return nil
 }
 
-// DeleteAll deletes the records of schema T that q selects and returns how
-// many it deleted.
+// DeleteAll deletes the records of schema T that match q's conditions and
+// returns how many it deleted. As in Ecto, q may hold nothing but
+// conditions. It is atomic where the store has a bulk delete (SQL), and
+// deletes record by record elsewhere.
 func DeleteAll[T any](ctx context.Context, r *Repo, q Query) (n int64, err error) {
 	s, err := schema.Of[T]()
 	if err != nil {
@@ -132,6 +140,9 @@ func DeleteAll[T any](ctx context.Context, r *Repo, q Query) (n int64, err error
 	}
 	rows := 0
 	defer r.observe(ctx, "delete_all", s.Name(), time.Now(), &rows, &err)
+	if q.limit != 0 || q.offset != 0 || q.orderBy != nil || q.fields != nil || q.after != "" {
+		return 0, wrap("delete_all", s.Name(), fmt.Errorf("%w: DeleteAll takes conditions only (no order, limit, offset, select or cursor)", ErrInvalid))
+	}
 	dq, err := compile(s, r.caps, q, false)
 	if err != nil {
 		return 0, wrap("delete_all", s.Name(), err)

@@ -122,7 +122,7 @@ func (cs *Changeset) Data() any {
 }
 
 // Changes returns the changes in the order they were made.
-func (cs *Changeset) Changes() []Change { return cs.changes }
+func (cs *Changeset) Changes() []Change { return slices.Clone(cs.changes) }
 
 // Changed reports whether the changeset changes the field.
 func (cs *Changeset) Changed(field string) bool {
@@ -142,11 +142,15 @@ func (cs *Changeset) Err() error {
 	switch {
 	case cs.err != nil:
 		return cs.err
+	case cs.s == nil:
+		return errZero
 	case len(cs.errs) > 0:
 		return &ChangesetError{Schema: cs.s.Name(), Errors: slices.Clone(cs.errs), Constraint: cs.cause}
 	}
 	return nil
 }
+
+var errZero = fmt.Errorf("%w: a zero Changeset: make one with NewChangeset or Cast", driver.ErrInvalid)
 
 // AddError adds a field error with rule "custom".
 func (cs *Changeset) AddError(field, message string) *Changeset {
@@ -161,6 +165,10 @@ func (cs *Changeset) addError(field, message, rule string) *Changeset {
 // field looks up a field, recording a programming error if it is unknown.
 func (cs *Changeset) field(name string) *Field {
 	if cs.err != nil {
+		return nil
+	}
+	if cs.s == nil {
+		cs.err = errZero
 		return nil
 	}
 	f := cs.s.byName[name]
@@ -320,7 +328,7 @@ func (cs *Changeset) UniqueConstraint(field string, name ...string) *Changeset {
 // repo calls it; an unmapped violation stays an error of its own.
 func (cs *Changeset) HandleConstraint(err error) bool {
 	var ce *driver.ConstraintError
-	if cs.err != nil || !errors.As(err, &ce) {
+	if cs.err != nil || cs.s == nil || !errors.As(err, &ce) || cs.cause == ce {
 		return false
 	}
 	c, ok := cs.constraints[ce.Name]
@@ -347,37 +355,48 @@ func (cs *Changeset) Values() ([]any, error) {
 		return nil, err
 	}
 	for _, c := range cs.changes {
-		vals[c.Field.Pos] = ApplyChange(vals[c.Field.Pos], c.Op, c.Value)
+		v, err := ApplyChange(vals[c.Field.Pos], c.Op, c.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Field, err)
+		}
+		vals[c.Field.Pos] = v
 	}
 	return vals, nil
 }
 
 // ApplyChange returns the result of applying op with value v to the
-// canonical value old, by the rules of driver.ChangeOp. It is the
+// canonical value old, by the rules of driver.Update (an increment that
+// overflows int64 is an error wrapping driver.ErrInvalid). It is the
 // reference semantics of a change.
-func ApplyChange(old any, op driver.ChangeOp, v any) any {
+func ApplyChange(old any, op driver.ChangeOp, v any) (any, error) {
 	switch op {
 	case driver.Increment:
 		n, _ := old.(int64)
-		return n + v.(int64)
+		d, _ := v.(int64)
+		sum := n + d
+		if (d > 0 && sum < n) || (d < 0 && sum > n) {
+			return nil, fmt.Errorf("%w: %d%+d overflows int64", driver.ErrInvalid, n, d)
+		}
+		return sum, nil
 	case driver.Add:
 		cur, _ := old.([]string)
+		add, _ := v.([]string)
 		out := slices.Clone(cur)
-		for _, e := range v.([]string) {
+		for _, e := range add {
 			if !slices.Contains(out, e) {
 				out = append(out, e)
 			}
 		}
-		return out
+		return out, nil
 	case driver.Remove:
 		cur, _ := old.([]string)
-		rm := v.([]string)
-		return slices.DeleteFunc(slices.Clone(cur), func(e string) bool { return slices.Contains(rm, e) })
+		rm, _ := v.([]string)
+		return slices.DeleteFunc(slices.Clone(cur), func(e string) bool { return slices.Contains(rm, e) }), nil
 	case driver.SetMax:
 		if old == nil || driver.Compare(v, old) > 0 {
-			return v
+			return v, nil
 		}
-		return old
+		return old, nil
 	}
-	return v
+	return v, nil
 }

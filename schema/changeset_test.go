@@ -3,6 +3,7 @@ package schema_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/url"
 	"regexp"
 	"testing"
@@ -222,13 +223,24 @@ func TestProgrammingErrors(t *testing.T) {
 		"add to non-set":    schema.NewChangeset(&Profile{}).AddToSet("name", "x"),
 		"length of number":  schema.Cast(&Profile{}, map[string]any{"age": 1}, "age").ValidateLength("age", 1, 2),
 		"number of string":  schema.Cast(&Profile{}, map[string]any{"name": "a"}, "name").ValidateNumber("name", schema.AtLeast(1)),
+		"zero NumberCheck":  schema.Cast(&Profile{}, map[string]any{"age": 1}, "age").ValidateNumber("age", schema.NumberCheck{}),
+		"nil regexp":        schema.Cast(&Profile{}, map[string]any{"name": "a"}, "name").ValidateFormat("name", nil),
+		"zero changeset":    (&schema.Changeset{}).Put("name", "x").ValidateRequired("name"),
+		"zero changeset 2":  new(schema.Changeset).Cast(map[string]any{"name": "x"}, "name").Increment("visits", 1),
+		"counter overflow":  schema.NewChangeset(&Profile{Visits: math.MaxInt64}).Increment("visits", 1),
 	}
 	for name, cs := range cases {
-		assert.ErrorIs(t, cs.Err(), driver.ErrInvalid, name)
-		assert.False(t, cs.Valid(), name)
 		_, err := cs.Values()
-		assert.Error(t, err, name)
+		assert.ErrorIs(t, err, driver.ErrInvalid, name)
+		if name != "counter overflow" { // found only when the values are computed
+			assert.ErrorIs(t, cs.Err(), driver.ErrInvalid, name)
+			assert.False(t, cs.Valid(), name)
+		}
 	}
+	var zero schema.Changeset
+	assert.False(t, zero.HandleConstraint(&driver.ConstraintError{Kind: driver.Unique}))
+	assert.Nil(t, zero.Data())
+	assert.Nil(t, zero.Get("x"))
 }
 
 func TestHandleConstraint(t *testing.T) {

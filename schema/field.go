@@ -41,6 +41,9 @@ type Field struct {
 	unsigned bool
 }
 
+// is64 reports whether an int field is a signed 64-bit Go integer.
+func (f *Field) is64() bool { return f.Kind == driver.KindInt && f.bits == 64 && !f.unsigned }
+
 // String returns "collection.field".
 func (f *Field) String() string { return f.schema + "." + f.Name }
 
@@ -70,6 +73,9 @@ func (f *Field) Canonical(x any) (any, error) {
 func (f *Field) canonical(rv reflect.Value) (any, error) {
 	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
 		if rv.IsNil() {
+			if f.Kind == driver.KindJSON && !f.Nullable {
+				return json.RawMessage("null"), nil // a nil map or any is JSON null, never NULL
+			}
 			return nil, nil
 		}
 		rv = rv.Elem()

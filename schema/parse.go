@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"hash/fnv"
 	"reflect"
 	"strings"
 	"unicode"
@@ -51,6 +52,14 @@ type parser struct {
 
 func parse(t reflect.Type) (*Schema, error) {
 	p := &parser{t: t, s: &Schema{Type: t, byName: map[string]*Field{}}, table: snake(t.Name()), groups: map[string]int{}}
+	// Schema-wide options first: the table name goes into index names.
+	if sf, ok := t.FieldByName("_"); ok && len(sf.Index) == 1 {
+		if raw, hasTag := sf.Tag.Lookup("strata"); hasTag {
+			if err := p.schemaOptions(raw); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := p.walk(t, nil); err != nil {
 		return nil, err
 	}
@@ -71,7 +80,7 @@ func (p *parser) walk(t reflect.Type, path []int) error {
 		idx := append(append([]int(nil), path...), i)
 		raw, hasTag := sf.Tag.Lookup("strata")
 		if sf.Name == "_" {
-			if hasTag {
+			if hasTag && path != nil { // (the top level's came first)
 				if err := p.schemaOptions(raw); err != nil {
 					return err
 				}
@@ -101,6 +110,9 @@ func (p *parser) walk(t reflect.Type, path []int) error {
 			}
 		}
 		if !sf.IsExported() {
+			if hasTag {
+				return p.errorf(sf.Name, "unexported fields cannot be stored; export it or drop the tag")
+			}
 			continue
 		}
 		tg, err := parseTag(raw)
@@ -197,7 +209,7 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 func mergeFits(m driver.MergePolicy, k driver.Kind, bits int, unsigned bool) bool {
 	switch m {
 	case driver.MergeCounter:
-		return k == driver.KindInt && bits == 64 && !unsigned
+		return k == driver.KindInt && bits == 64 && !unsigned // as is64
 	case driver.MergeSet:
 		return k == driver.KindStrings
 	case driver.MergeMax:
@@ -214,7 +226,7 @@ func (p *parser) addIndex(field, group string, unique bool) {
 		suffix = "_key"
 	}
 	if group == "" {
-		p.indexes = append(p.indexes, driver.Index{Name: p.table + "_" + field + suffix, Fields: []string{field}, Unique: unique})
+		p.indexes = append(p.indexes, driver.Index{Name: indexName(p.table, field, suffix), Fields: []string{field}, Unique: unique})
 		return
 	}
 	key := suffix + group
@@ -223,7 +235,23 @@ func (p *parser) addIndex(field, group string, unique bool) {
 		return
 	}
 	p.groups[key] = len(p.indexes)
-	p.indexes = append(p.indexes, driver.Index{Name: p.table + "_" + group + suffix, Fields: []string{field}, Unique: unique})
+	p.indexes = append(p.indexes, driver.Index{Name: indexName(p.table, group, suffix), Fields: []string{field}, Unique: unique})
+}
+
+// maxIndexName is the longest index name every store keeps whole
+// (PostgreSQL truncates identifiers at 63 bytes, and then reports the
+// truncated name in its errors).
+const maxIndexName = 63
+
+// indexName is table_name_suffix, shortened with a hash when too long.
+func indexName(table, name, suffix string) string {
+	n := table + "_" + name + suffix
+	if len(n) <= maxIndexName {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(n))
+	return fmt.Sprintf("%s_%08x%s", n[:maxIndexName-len(suffix)-9], h.Sum32(), suffix)
 }
 
 func (p *parser) assoc(sf reflect.StructField, idx []int, tg tag, kind, fk string) error {
@@ -280,8 +308,8 @@ func (p *parser) finish() (*Schema, error) {
 			if s.Version != nil {
 				return nil, p.errorf(f.GoName, "a second version field")
 			}
-			if f.Kind != driver.KindInt || f.Nullable || f.Merge != driver.MergeLWW {
-				return nil, p.errorf(f.GoName, "the version field must be a plain integer")
+			if f.Kind != driver.KindInt || !f.is64() || f.Nullable || f.Merge != driver.MergeLWW {
+				return nil, p.errorf(f.GoName, "the version field must be a plain int64 (or int)")
 			}
 			s.Version, version = f, f.Name
 		}
@@ -308,6 +336,9 @@ func (p *parser) finish() (*Schema, error) {
 	}
 	if (s.Key.Kind != driver.KindString && s.Key.Kind != driver.KindInt) || s.Key.Nullable || s.Key.Merge != driver.MergeLWW {
 		return nil, p.errorf(s.Key.GoName, "the primary key must be a plain string or integer")
+	}
+	if s.Key.Kind == driver.KindInt && !s.Key.is64() {
+		return nil, p.errorf(s.Key.GoName, "an integer primary key must be int64 (or int): generated IDs take 63 bits")
 	}
 	key = s.Key.Name
 	for _, a := range s.Assocs {

@@ -61,9 +61,9 @@ func (s *Schema) Assoc(name string) *Assoc {
 	return nil
 }
 
-// MustField returns the named field or an error wrapping driver.ErrInvalid
+// LookupField returns the named field or an error wrapping driver.ErrInvalid
 // that names the schema and the field.
-func (s *Schema) MustField(name string) (*Field, error) {
+func (s *Schema) LookupField(name string) (*Field, error) {
 	if f := s.byName[name]; f != nil {
 		return f, nil
 	}

@@ -150,6 +150,17 @@ func TestBadTags(t *testing.T) {
 		ID int64
 		V  string `strata:"v,version"`
 	}
+	type narrowVersion struct {
+		ID int64
+		V  int8 `strata:"v,version"`
+	}
+	type narrowKey struct {
+		ID int32
+	}
+	type unexportedTagged struct {
+		ID     int64
+		secret string `strata:"secret"`
+	}
 	type badAssoc struct {
 		ID     int64
 		Author *Author `strata:"author,belongs_to=author_id"`
@@ -177,7 +188,10 @@ func TestBadTags(t *testing.T) {
 		{badPolicy{}, "field N", `unknown merge policy "sum"`},
 		{dupName{}, "field B", `stored as "x"`},
 		{badType{}, "field C", "cannot be stored"},
-		{badVersion{}, "field V", "version field must be a plain integer"},
+		{badVersion{}, "field V", "version field must be a plain int64"},
+		{narrowVersion{}, "field V", "version field must be a plain int64"},
+		{narrowKey{}, "field ID", "an integer primary key must be int64"},
+		{unexportedTagged{}, "field secret", "unexported fields cannot be stored"},
 		{badAssoc{}, "field author", "belongs_to=author_id: no such field"},
 		{badConsistency{}, "badConsistency", `consistency="strong"`},
 		{floatKey{}, "field ID", "primary key must be a plain string or integer"},
@@ -285,4 +299,51 @@ func TestNames(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	assert.Equal(t, "id,user_id,html_body,name2_go", strings.Join(names, ","))
+}
+
+func TestSchemaOptionsAnywhere(t *testing.T) {
+	type Late struct {
+		ID    int64
+		Email string   `strata:"email,unique"`
+		_     struct{} `strata:"table=accounts"`
+	}
+	s, err := schema.Of[Late]()
+	require.NoError(t, err)
+	assert.Equal(t, "accounts", s.Name())
+	assert.Equal(t, "accounts_email_key", s.Collection.Indexes[0].Name)
+	assert.Equal(t, "accounts.email", s.Field("email").String())
+}
+
+func TestLongIndexNames(t *testing.T) {
+	type VeryLongSchemaNameForTestingIdentifierLimits struct {
+		ID                                          int64
+		AnEvenLongerFieldNameThatPushesPastTheLimit string `strata:",unique"`
+		AnEvenLongerFieldNameThatPushesPastTheLimiT string `strata:"other_long_field_name_that_pushes_past_the_limit_too,unique"`
+	}
+	s, err := schema.Of[VeryLongSchemaNameForTestingIdentifierLimits]()
+	require.NoError(t, err)
+	a, b := s.Collection.Indexes[0].Name, s.Collection.Indexes[1].Name
+	assert.LessOrEqual(t, len(a), 63)
+	assert.LessOrEqual(t, len(b), 63)
+	assert.NotEqual(t, a, b)
+	assert.True(t, strings.HasSuffix(a, "_key"), a)
+}
+
+func TestNilJSONIsNullNotNULL(t *testing.T) {
+	type Doc struct {
+		ID    int64
+		Any   any
+		Map   map[string]int
+		Maybe *Address
+	}
+	s, err := schema.Of[Doc]()
+	require.NoError(t, err)
+	vals, err := s.Encode(reflect.ValueOf(Doc{}))
+	require.NoError(t, err)
+	assert.Equal(t, json.RawMessage("null"), vals[1], "a non-nullable field never holds NULL")
+	assert.Equal(t, json.RawMessage("null"), vals[2])
+	assert.Nil(t, vals[3], "a pointer is nullable")
+	var out Doc
+	require.NoError(t, s.Decode(reflect.ValueOf(&out).Elem(), driver.Record{Values: vals}))
+	assert.Equal(t, Doc{}, out)
 }

@@ -118,6 +118,12 @@ func (cs *Changeset) ValidateLength(field string, min, max int) *Changeset {
 
 // ValidateFormat checks that a changed string matches re.
 func (cs *Changeset) ValidateFormat(field string, re *regexp.Regexp) *Changeset {
+	if re == nil {
+		if cs.err == nil {
+			cs.err = fmt.Errorf("%w: ValidateFormat with a nil regexp", driver.ErrInvalid)
+		}
+		return cs
+	}
 	v, ok := cs.changed(field)
 	if !ok {
 		return cs
@@ -197,6 +203,9 @@ func (cs *Changeset) ValidateNumber(field string, checks ...NumberCheck) *Change
 			ok, msg = x <= c.bound, "must be less than or equal to %v"
 		case "==":
 			ok, msg = x == c.bound, "must be equal to %v"
+		default:
+			cs.err = fmt.Errorf("%w: ValidateNumber with a zero NumberCheck; use GreaterThan, AtLeast…", driver.ErrInvalid)
+			return cs
 		}
 		if !ok {
 			cs.addError(field, fmt.Sprintf(msg, c.bound), "number")

@@ -18,8 +18,8 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	id := gen.Next()
-	next := gen.Next()
+	id, _ := gen.Next()
+	next, _ := gen.Next()
 	fmt.Println(id, next, next > id)
 	fmt.Println(id.Time(), id.Node(), id.Seq(), next.Seq())
 
@@ -60,11 +60,11 @@ func Example_clockStepBack() {
 		log.Fatal(err)
 	}
 
-	a := gen.Next()
+	a, _ := gen.Next()
 	now = now.Add(-5 * time.Second) // e.g. an NTP correction
-	b := gen.Next()
+	b, _ := gen.Next()
 	now = now.Add(6 * time.Second)
-	c := gen.Next()
+	c, _ := gen.Next()
 
 	for _, id := range []snowflake.ID{a, b, c} {
 		fmt.Println(id.Time().Format(time.StampMilli), id.Seq())

@@ -99,6 +99,11 @@ var Epoch = time.UnixMilli(epochMilli).UTC()
 // [ID.MarshalText] for a negative ID. Test for it with errors.Is.
 var ErrInvalidID = errors.New("snowflake: invalid ID")
 
+// ErrExhausted is returned by Next when no ID is left: the clock (or the
+// generator's logical time) is past the last millisecond the 41-bit
+// timestamp can hold.
+var ErrExhausted = errors.New("snowflake: ID space exhausted")
+
 // ID is a snowflake ID; see the package documentation for its layout. The
 // zero ID is never issued by a [Generator], so it can stand for "no ID".
 type ID int64
@@ -282,11 +287,11 @@ func New(node int, opts ...Option) (*Generator, error) {
 // issued in the current logical millisecond, the ID is stamped with logical
 // time instead (see the package documentation).
 //
-// Next panics if the ID space is exhausted: when the clock reads later than
-// 2093-09-06T15:47:35.551Z, or the logical time would pass it. Issuing a
-// wrapped-around or duplicate ID instead would corrupt data silently. The
-// generator's state is unchanged by such a call.
-func (g *Generator) Next() ID {
+// Next fails with ErrExhausted when the ID space is exhausted: when the
+// clock reads later than 2093-09-06T15:47:35.551Z, or the logical time
+// would pass it. Issuing a wrapped-around or duplicate ID instead would
+// corrupt data silently. The generator's state is unchanged by such a call.
+func (g *Generator) Next() (ID, error) {
 	clock := g.clock
 	if clock == nil {
 		clock = time.Now
@@ -294,8 +299,8 @@ func (g *Generator) Next() ID {
 	t := clock()
 	now := sinceEpoch(t)
 	if now > maxTime {
-		panic(fmt.Sprintf("snowflake: clock reads %v, past the last representable millisecond %v",
-			t.UTC(), ID(maxTime<<timeShift).Time()))
+		return 0, fmt.Errorf("%w: clock reads %v, past the last representable millisecond %v",
+			ErrExhausted, t.UTC(), ID(maxTime<<timeShift).Time())
 	}
 	for {
 		last := g.last.Load()
@@ -308,13 +313,13 @@ func (g *Generator) Next() ID {
 			next = last + 1
 		default: // sequence exhausted: borrow the next millisecond
 			if ts >= maxTime {
-				panic("snowflake: ID space exhausted: logical time reached the last representable millisecond " +
-					ID(maxTime<<timeShift).Time().String())
+				return 0, fmt.Errorf("%w: logical time reached the last representable millisecond %v",
+					ErrExhausted, ID(maxTime<<timeShift).Time())
 			}
 			next = (ts+1)<<timeShift | g.nodePart
 		}
 		if g.last.CompareAndSwap(last, next) {
-			return ID(next)
+			return ID(next), nil
 		}
 	}
 }

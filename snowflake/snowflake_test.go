@@ -74,14 +74,27 @@ func newGen(t testing.TB, node int, clock *fakeClock) *snowflake.Generator {
 	return g
 }
 
-// mustPanic runs f and returns the value it panicked with; it fails the test
-// if f returns normally.
-func mustPanic(t *testing.T, f func()) (v any) {
+// next returns nextID(g)'s ID, panicking on an error (the tests that
+// expect errors call Next themselves).
+func nextID(g *snowflake.Generator) snowflake.ID {
+	id, err := g.Next()
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// mustFail returns the error of nextID(g), failing the test if there is none.
+func mustFail(t *testing.T, g *snowflake.Generator) string {
 	t.Helper()
-	defer func() { v = recover() }()
-	f()
-	t.Fatal("did not panic")
-	return nil
+	id, err := g.Next()
+	if err == nil {
+		t.Fatalf("Next returned %v, want ErrExhausted", id)
+	}
+	if !errors.Is(err, snowflake.ErrExhausted) {
+		t.Fatalf("Next: %v, want ErrExhausted", err)
+	}
+	return err.Error()
 }
 
 // lastMilli is the last millisecond an ID can carry.
@@ -98,8 +111,8 @@ func TestLayout(t *testing.T) {
 
 	// Timestamp 1234 ms, node 5, sequence 0: 1234<<22 | 5<<12.
 	g := newGen(t, 5, newFakeClock(snowflake.Epoch.Add(1234*time.Millisecond+999*time.Microsecond)))
-	eq(t, g.Next(), 5175791616, "first ID")
-	eq(t, g.Next(), 5175791617, "second ID")
+	eq(t, nextID(g), 5175791616, "first ID")
+	eq(t, nextID(g), 5175791617, "second ID")
 
 	// The largest ID has every field at its maximum; about 69.7 years of range.
 	top := snowflake.ID(math.MaxInt64)
@@ -121,7 +134,7 @@ func TestNewErrors(t *testing.T) {
 	for _, node := range []int{0, 1, snowflake.MaxNode} {
 		g, err := snowflake.New(node)
 		check(t, err == nil, "New(%d): %v", node, err)
-		eq(t, g.Next().Node(), node, "node of ID")
+		eq(t, nextID(g).Node(), node, "node of ID")
 	}
 
 	_, err := snowflake.New(1, snowflake.WithClock(nil))
@@ -146,7 +159,7 @@ func TestTimeNodeSeqRoundTrip(t *testing.T) {
 				first = 1 // (epoch, node, 0) counts as issued, so node 0 never issues ID 0
 			}
 			for i := range 5 {
-				id := g.Next()
+				id := nextID(g)
 				check(t, id > 0, "ID %d not positive", id)
 				eq(t, id.Time(), ms(tm), "Time, node %d clock %v", node, tm)
 				eq(t, id.Time().Location(), time.UTC, "Time location")
@@ -161,10 +174,10 @@ func TestNeverZero(t *testing.T) {
 	// Node 0 at (or before) the epoch would naturally issue ID 0 first.
 	for _, tm := range []time.Time{snowflake.Epoch, {}, time.Unix(0, 0)} {
 		g := newGen(t, 0, newFakeClock(tm))
-		eq(t, g.Next(), 1, "first ID with clock %v", tm)
+		eq(t, nextID(g), 1, "first ID with clock %v", tm)
 	}
 	var zero snowflake.Generator // usable as node 0 with the system clock
-	id := zero.Next()
+	id := nextID(&zero)
 	check(t, id > 0, "zero Generator issued %d", id)
 	eq(t, id.Node(), 0, "zero Generator node")
 	check(t, time.Since(id.Time()).Abs() < time.Second, "zero Generator time %v", id.Time())
@@ -174,7 +187,7 @@ func TestSystemClock(t *testing.T) {
 	g, err := snowflake.New(42)
 	check(t, err == nil, "New: %v", err)
 	before := ms(time.Now())
-	id := g.Next()
+	id := nextID(g)
 	after := time.Now()
 	check(t, !id.Time().Before(before) && !id.Time().After(after),
 		"ID time %v outside [%v, %v]", id.Time(), before, after)
@@ -191,7 +204,7 @@ func collect(t *testing.T, g *snowflake.Generator, node, goroutines, perG int) [
 		wg.Go(func() {
 			ids := make([]snowflake.ID, perG)
 			for j := range ids {
-				ids[j] = g.Next()
+				ids[j] = nextID(g)
 			}
 			results[i] = ids
 		})
@@ -228,7 +241,7 @@ func TestConcurrentUniqueAndIncreasing(t *testing.T) {
 	all := collect(t, g, 7, goroutines, perG)
 	check(t, !all[0].Time().Before(start), "first ID time %v before start %v", all[0].Time(), start)
 	// An ID issued afterwards is greater than all of them.
-	check(t, g.Next() > all[len(all)-1], "later ID not greater")
+	check(t, nextID(g) > all[len(all)-1], "later ID not greater")
 }
 
 func TestConcurrentJumpyClock(t *testing.T) {
@@ -255,7 +268,7 @@ func TestClockStepBack(t *testing.T) {
 	var prev snowflake.ID
 	next := func() snowflake.ID {
 		t.Helper()
-		id := g.Next()
+		id := nextID(g)
 		if id <= prev {
 			t.Fatalf("ID %d not greater than previous %d", id, prev)
 		}
@@ -318,7 +331,7 @@ func TestSequenceOverflow(t *testing.T) {
 	const n = 3*4096 + 10
 	ids := make([]snowflake.ID, n)
 	for i := range ids {
-		ids[i] = g.Next()
+		ids[i] = nextID(g)
 		if i > 0 && ids[i] <= ids[i-1] {
 			t.Fatalf("ID #%d %d not greater than %d", i, ids[i], ids[i-1])
 		}
@@ -332,37 +345,37 @@ func TestSequenceOverflow(t *testing.T) {
 
 	// The clock moves into a borrowed ms: IDs stay on logical time.
 	clock.Add(time.Millisecond)
-	eq(t, g.Next(), last+1, "ID in a borrowed ms")
+	eq(t, nextID(g), last+1, "ID in a borrowed ms")
 
 	// The clock passes logical time: back on the wall clock.
 	clock.Add(10 * time.Millisecond)
-	id := g.Next()
+	id := nextID(g)
 	eq(t, id.Time(), ms(clock.Now()), "time after the clock passes")
 	eq(t, id.Seq(), 0, "seq after the clock passes")
 }
 
-func TestNextPanicsPastRange(t *testing.T) {
+func TestNextFailsPastRange(t *testing.T) {
 	clock := newFakeClock(lastMilli.Add(time.Millisecond))
 	g := newGen(t, 1, clock)
-	eq(t, mustPanic(t, func() { g.Next() }),
-		any("snowflake: clock reads 2093-09-06 15:47:35.552 +0000 UTC, past the last representable millisecond 2093-09-06 15:47:35.551 +0000 UTC"),
-		"panic value")
+	eq(t, mustFail(t, g),
+		"snowflake: ID space exhausted: clock reads 2093-09-06 15:47:35.552 +0000 UTC, past the last representable millisecond 2093-09-06 15:47:35.551 +0000 UTC",
+		"error")
 
 	// The failed call left no trace: with a sane clock it works again.
 	clock.Set(someTime)
-	id := g.Next()
-	eq(t, id.Time(), ms(someTime), "time after a panic")
-	eq(t, id.Seq(), 0, "seq after a panic")
+	id := nextID(g)
+	eq(t, id.Time(), ms(someTime), "time after a failure")
+	eq(t, id.Seq(), 0, "seq after a failure")
 
 	// In the last millisecond, 4096 IDs fit and then the space is exhausted.
 	clock.Set(lastMilli.Add(999 * time.Microsecond))
 	for range 4096 {
-		id = g.Next()
+		id = nextID(g)
 	}
 	eq(t, id, snowflake.ID(math.MaxInt64)-(snowflake.MaxNode-1)<<12, "last ID of node 1")
-	eq(t, mustPanic(t, func() { g.Next() }),
-		any("snowflake: ID space exhausted: logical time reached the last representable millisecond 2093-09-06 15:47:35.551 +0000 UTC"),
-		"panic value")
+	eq(t, mustFail(t, g),
+		"snowflake: ID space exhausted: logical time reached the last representable millisecond 2093-09-06 15:47:35.551 +0000 UTC",
+		"error")
 }
 
 func TestBounds(t *testing.T) {
@@ -384,10 +397,10 @@ func TestBounds(t *testing.T) {
 	for _, node := range []int{0, 1, 500, snowflake.MaxNode} {
 		g := newGen(t, node, newFakeClock(someTime))
 		for range 4096 {
-			id := g.Next()
+			id := nextID(g)
 			check(t, lo <= id && id <= hi, "ID %d outside [%d, %d]", id, lo, hi)
 		}
-		check(t, g.Next() > hi, "ID in the borrowed ms not above hi")
+		check(t, nextID(g) > hi, "ID in the borrowed ms not above hi")
 	}
 
 	// Out-of-range times clamp the way a generator does.
@@ -456,7 +469,7 @@ func TestParse(t *testing.T) {
 func TestText(t *testing.T) {
 	g := newGen(t, 77, newFakeClock(someTime))
 	for range 10 {
-		id := g.Next()
+		id := nextID(g)
 		b, err := id.MarshalText()
 		check(t, err == nil, "MarshalText: %v", err)
 		eq(t, string(b), id.String(), "MarshalText")

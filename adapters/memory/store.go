@@ -23,12 +23,13 @@ type store struct{ r runner }
 // duplicate primary key or unique-index value is a *driver.ConstraintError.
 // With opts.OnConflict set it is an upsert: a collision on the target
 // constraint overwrites the Replace fields of the stored record instead
-// (and increments its version, if the collection has a version field).
+// (and increments its version, if the collection has a version field), or
+// with DoNothing leaves it and returns a Record with nil Values.
 func (s store) Insert(ctx context.Context, c *driver.Collection, rec driver.Record, opts driver.InsertOptions) (driver.Record, error) {
 	var out driver.Record
 	err := s.r.write(ctx, "insert", c, recordKey(c, rec), func(v view) error {
 		vals, err := insert(v, c, rec, opts)
-		if err == nil {
+		if err == nil && vals != nil {
 			out = recordOf(c, vals)
 		}
 		return err

@@ -33,8 +33,8 @@ func add(v view, c *driver.Collection, k rowKey, vals map[string]any) error {
 }
 
 // upsert inserts the row (k, vals) or, if it collides on the target
-// constraint of oc with a stored row, overwrites oc.Replace fields of that
-// row and increments its version.
+// constraint of oc with a stored row, does nothing (returning nil values)
+// or overwrites oc.Replace fields of that row and increments its version.
 func upsert(v view, c *driver.Collection, k rowKey, vals map[string]any, oc *driver.OnConflict) (map[string]any, error) {
 	for _, i := range oc.Replace {
 		if err := checkField(c, i, "replaced"); err != nil {
@@ -47,6 +47,9 @@ func upsert(v view, c *driver.Collection, k rowKey, vals map[string]any, oc *dri
 	}
 	if !found {
 		return vals, add(v, c, k, vals)
+	}
+	if oc.DoNothing {
+		return nil, nil
 	}
 	old := v.get(target)
 	next := maps.Clone(old.vals)

@@ -14,7 +14,9 @@ import (
 // The portable layer validates and normalizes every value and query before
 // it calls a Store (field indexes are in range, values are canonical, filter
 // fields are scalar, capabilities are present), so a Store need not repeat
-// those checks; it must still never panic.
+// those checks; it must still never panic. An In filter may list any
+// number of values (a preload lists every key it loads): adapters whose
+// stores limit parameters split the list.
 type Store interface {
 	// Insert stores a new record and returns it as stored (with Meta).
 	// A duplicate primary key or unique index is a *ConstraintError (see
@@ -46,7 +48,11 @@ type Store interface {
 	// apply).
 	Count(ctx context.Context, c *Collection, q *Query) (int64, error)
 
-	// DeleteAll removes the records q selects and returns how many.
+	// DeleteAll removes the records that match q.Filters (the portable
+	// layer sets nothing else) and returns how many. It is atomic where
+	// the store's bulk delete is (one SQL statement); on stores without
+	// one it deletes record by record, and an error may leave some
+	// deleted.
 	DeleteAll(ctx context.Context, c *Collection, q *Query) (int64, error)
 }
 

@@ -99,20 +99,25 @@ type Delete struct {
 type InsertOptions struct {
 	// OnConflict, when not nil, turns the insert into an upsert: if the
 	// record collides with an existing one on the Target constraint, the
-	// existing record is updated instead. The portable layer implements
-	// "do nothing" on conflict itself, from ErrConflict; adapters only see
-	// replacements.
+	// existing record is left alone (DoNothing) or updated instead. Only
+	// adapters with CapUpsert are given one.
 	OnConflict *OnConflict
 }
 
-// OnConflict describes an upsert.
+// OnConflict describes an upsert. It must be atomic: the check for a
+// collision and the insert or update are one step (SQL's ON CONFLICT),
+// and inside a transaction a collision does not abort the transaction.
 type OnConflict struct {
 	// Target is the constraint whose violation triggers the update: the
 	// Name of a unique [Index], or PrimaryKeyConstraint. A violation of any
 	// other constraint is still a *ConstraintError.
 	Target string
+	// DoNothing leaves the existing record as it is; Insert then returns
+	// a Record with nil Values, meaning "not inserted".
+	DoNothing bool
 	// Replace lists the indexes of the fields to overwrite with the new
-	// record's values. The primary key is never replaced. If the
+	// record's values (unless DoNothing). The primary key is never
+	// replaced. If the
 	// collection has a version field, the adapter increments the stored
 	// version as part of the update.
 	Replace []int

@@ -109,7 +109,9 @@ func All[T any](ctx context.Context, r *Repo, q Query) ([]T, error) {
 // Stream returns the records of schema T that q selects as an iterator,
 // one at a time, for results too large to hold: memory stays bounded by
 // what the adapter buffers. The sequence ends after the first error.
-// Breaking out of the loop releases the query.
+// Breaking out of the loop releases the query. Inside a transaction the
+// loop body must not use the transaction's Repo (SQL stores stream rows
+// over the transaction's one connection): collect first, or use All.
 func Stream[T any](ctx context.Context, r *Repo, q Query) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
 		s, err := structOf[T]()

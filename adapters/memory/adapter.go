@@ -110,3 +110,7 @@ func wrap(op string, c *driver.Collection, key any, err error) error {
 	}
 	return fmt.Errorf("memory: %s %s: %w", op, name, err)
 }
+
+// stream does nothing: outside a transaction a query loop may call the
+// adapter.
+func (a *Adapter) stream() func() { return func() {} }

@@ -70,7 +70,9 @@ func orZero(q *driver.Query) *driver.Query {
 // Query returns copies of the records q selects (a nil q selects all),
 // sorted by q.Order and then by primary key. The records are selected when
 // the loop starts, and yielded afterwards without holding any lock, so the
-// loop body may write to the store. Fields that q.Fields does not list
+// loop body may write to the store — but not to the same transaction, which
+// refuses every call but Rollback until the loop ends, as SQL stores must
+// (a transaction's one connection is busy while rows stream). Fields that q.Fields does not list
 // (other than the primary key) are nil. The sequence ends at its first
 // error, which wraps ctx.Err() if ctx is done during the loop.
 func (s store) Query(ctx context.Context, c *driver.Collection, q *driver.Query) iter.Seq2[driver.Record, error] {
@@ -97,6 +99,7 @@ func (s store) Query(ctx context.Context, c *driver.Collection, q *driver.Query)
 				want[i] = true
 			}
 		}
+		defer s.r.stream()()
 		for _, h := range hits {
 			if err := ctx.Err(); err != nil {
 				yield(driver.Record{}, wrap("query", c, nil, err))

@@ -13,6 +13,8 @@ import (
 type runner interface {
 	read(ctx context.Context, op string, c *driver.Collection, key any, fn func(view) error) error
 	write(ctx context.Context, op string, c *driver.Collection, key any, fn func(view) error) error
+	// stream marks a query loop as running until done is called.
+	stream() (done func())
 }
 
 // store implements the record operations (driver.Store, driver.Aggregator

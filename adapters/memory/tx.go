@@ -23,6 +23,7 @@ type Tx struct {
 	// mu guards everything below. It is taken before a.mu.
 	mu         sync.Mutex
 	done       bool
+	streams    int // query loops running
 	tables     map[string]*txTable
 	savepoints []savepoint
 }
@@ -81,11 +82,26 @@ func (tx *Tx) usable() error {
 	if tx.done {
 		return fmt.Errorf("memory: %w", driver.ErrTxDone)
 	}
+	if tx.streams > 0 {
+		return fmt.Errorf("%w: the transaction is busy with a query loop: finish or break it first", driver.ErrInvalid)
+	}
 	if err := tx.ctx.Err(); err != nil {
 		tx.end()
 		return fmt.Errorf("transaction rolled back: %w", err)
 	}
 	return nil
+}
+
+// stream marks a query loop of the transaction as running.
+func (tx *Tx) stream() func() {
+	tx.mu.Lock()
+	tx.streams++
+	tx.mu.Unlock()
+	return func() {
+		tx.mu.Lock()
+		tx.streams--
+		tx.mu.Unlock()
+	}
 }
 
 // end discards the transaction's state. tx.mu must be held.

@@ -365,3 +365,28 @@ func TestTxContextBoundsTransaction(t *testing.T) {
 	_, err = tx.Get(context.Background(), c, int64(1))
 	require.ErrorIs(t, err, driver.ErrTxDone, "the transaction was rolled back")
 }
+
+// TestTxBusyDuringQueryLoop: a transaction refuses calls while one of its
+// query loops runs, as a SQL transaction's single connection would.
+func TestTxBusyDuringQueryLoop(t *testing.T) {
+	ctx := context.Background()
+	a, c := newUsers(t, "ann", "bob")
+	tx := begin(t, a, driver.TxOptions{})
+	n := 0
+	for _, err := range tx.Query(ctx, c, nil) {
+		require.NoError(t, err)
+		n++
+		_, err := tx.Insert(ctx, c, user(9, nil, "x"), driver.InsertOptions{})
+		require.ErrorIs(t, err, driver.ErrInvalid)
+		require.ErrorIs(t, tx.Commit(), driver.ErrInvalid)
+		_, err = a.Get(ctx, c, int64(1))
+		require.NoError(t, err, "the adapter itself stays usable")
+	}
+	require.Equal(t, 2, n)
+	_, err := tx.Insert(ctx, c, user(9, nil, "x"), driver.InsertOptions{})
+	require.NoError(t, err, "usable again once the loop ends")
+	for range tx.Query(ctx, c, nil) {
+		break // breaking out ends the loop too
+	}
+	require.NoError(t, tx.Commit())
+}

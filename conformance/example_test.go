@@ -58,5 +58,5 @@ func Example() {
 	// Output:
 	// insert: <nil>
 	// other namespace: true
-	// capabilities: transactions|savepoints|list-all|unindexed-filter|full-scan|offset|upsert|aggregates|batch-insert|unique-indexes
+	// capabilities: transactions|savepoints|list-all|unindexed-filter|full-scan|offset|upsert|aggregates|batch-insert|unique-indexes|conditional-writes
 }

@@ -40,6 +40,14 @@ const (
 	CapBatchInsert
 	// CapUniqueIndexes: unique indexes are enforced by the store.
 	CapUniqueIndexes
+	// CapConditionalWrites: conditional writes are atomic under
+	// concurrency: of two concurrent inserts of one primary key exactly
+	// one succeeds, and of two concurrent updates expecting one version
+	// exactly one succeeds (the other gets ErrStale). Stores without it
+	// (Riak, outside strongly consistent buckets) detect duplicates and
+	// stale versions only between writes that are not concurrent, and
+	// resolve concurrent ones by the merge policies.
+	CapConditionalWrites
 
 	capEnd
 )
@@ -47,6 +55,7 @@ const (
 var capNames = []string{
 	"transactions", "savepoints", "list-all", "unindexed-filter", "full-scan",
 	"offset", "upsert", "aggregates", "batch-insert", "unique-indexes",
+	"conditional-writes",
 }
 
 // AllCapabilities has every capability; the memory adapter declares it.

@@ -78,7 +78,8 @@ type Update struct {
 	Changes []Change
 	// ExpectVersion, when not nil, makes the update conditional: it applies
 	// only if the record's version field (Collection.Version) still holds
-	// this value, and fails with ErrStale otherwise. The portable layer
+	// this value, and fails with ErrStale otherwise (atomically with the
+	// write where the store has CapConditionalWrites). The portable layer
 	// then also includes a Set of the version field to the next version.
 	ExpectVersion *int64
 	// Meta is the metadata of the record as last read, or nil.

@@ -34,6 +34,93 @@ var contextCases = []testCase{
 		}, context.DeadlineExceeded)
 	}},
 	{"CanceledInTransaction", contextInTransaction},
+	{"CanceledDuringQuery", func(t *testing.T, s *suite) {
+		contextDuring(t, s, func(parent context.Context) (context.Context, func()) {
+			ctx, cancel := context.WithCancel(parent)
+			t.Cleanup(cancel)
+			return ctx, cancel
+		}, context.Canceled)
+	}},
+	{"DeadlineDuringQuery", func(t *testing.T, s *suite) {
+		contextDuring(t, s, func(parent context.Context) (context.Context, func()) {
+			ctx := newExpiring(parent)
+			return ctx, ctx.expire
+		}, context.DeadlineExceeded)
+	}},
+}
+
+// duringRecords is how many records contextDuring queries: enough that a
+// query which ignores its context after it starts runs on long after it
+// ended.
+const duringRecords = 500
+
+// contextDuring runs queries over duringRecords records whose context
+// ends (through end, from begin) in the middle: a Stream right after its
+// first record, All and Paginate right after the store's first record
+// (through env.interrupting). Each must end promptly with an error
+// wrapping the context's error, before the store has returned every
+// record, and with no partial result.
+func contextDuring(t *testing.T, s *suite, begin func(context.Context) (ctx context.Context, end func()), want error) {
+	e := s.open(t)
+	items := make([]Item, duringRecords)
+	for i := range items {
+		items[i] = Item{ID: int64(i + 1), Name: sprintf("item-%04d", i+1), Rank: int64(i % 10)}
+	}
+	for i := 0; i < len(items); i += 100 {
+		require.NoError(t, e.r.InsertAll(e.ctx, items[i:i+100]))
+	}
+	q := repo.Where("rank", repo.Gte, 0)
+	awaitCount[Item](t, e, q, duringRecords)
+
+	ctx, end := begin(e.ctx)
+	received := 0
+	err := within(t, prompt, "Stream", func() error {
+		for _, err := range repo.Stream[Item](ctx, e.r, q) {
+			if err != nil {
+				return err
+			}
+			received++
+			if received == 1 {
+				end()
+			}
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, want, "a Stream whose context ended after its first record (%d of %d records received)", received, duringRecords)
+	require.Less(t, received, duringRecords, "a Stream whose context ended after its first record ran to the end")
+
+	calls := []struct {
+		what string
+		run  func(ctx context.Context, r *repo.Repo) (got int, err error)
+	}{
+		{"All", func(ctx context.Context, r *repo.Repo) (int, error) {
+			items, err := repo.All[Item](ctx, r, q)
+			return len(items), err
+		}},
+		{"Paginate", func(ctx context.Context, r *repo.Repo) (int, error) {
+			p, err := repo.Paginate[Item](ctx, r, q.Limit(duringRecords))
+			if p.Next != "" {
+				return len(p.Items) + 1, err
+			}
+			return len(p.Items), err
+		}},
+	}
+	for _, c := range calls {
+		ctx, end := begin(e.ctx)
+		r, passed := e.interrupting(t, end)
+		var got int
+		err := within(t, prompt, c.what, func() (err error) {
+			got, err = c.run(ctx, r)
+			return err
+		})
+		require.ErrorIs(t, err, want, "%s whose context ended after the store's first record (%d of %d records passed on)",
+			c.what, passed.Load(), duringRecords)
+		require.Zero(t, got, "%s returned part of a result with its error", c.what)
+		require.Less(t, passed.Load(), int64(duringRecords), "%s: the store's query ran to the end after its context ended", c.what)
+	}
+
+	// The store is usable afterwards.
+	awaitCount[Item](t, e, q, duringRecords)
 }
 
 // contextDone makes every kind of call with a context that is already

@@ -5,7 +5,10 @@
 // The suite drives an adapter only through the portable API (package repo
 // and package schema), as an application would, so it checks the whole
 // stack: an adapter passes when every user of Strata gets the same
-// behaviour from it as from the memory adapter, the reference.
+// behaviour from it as from the memory adapter, the reference. (A few
+// cases look further, through views of the adapter that declare less or
+// end a context in the middle of a query, and by reading a record as
+// stored to tell JSON null from NULL.)
 //
 // # Using it
 //
@@ -27,7 +30,9 @@
 // NewRepo must pass its options on to repo.New (or repo.Open): the suite
 // observes calls through them (it counts the queries of a preload). Cases
 // run in parallel, so NewRepo is called concurrently, and no two repos may
-// share data.
+// share data. A case may close the repo itself (Lifecycle/Close), so the
+// cleanup must work on a repo that is already closed: closing it again
+// must not panic, and dropping the namespace must not need it.
 //
 // The suite creates the collections of its fixture schemas (see
 // fixtures.go; their names start with "conformance_") in every new repo:
@@ -58,7 +63,8 @@
 // [driver.Capabilities] decide what is skipped; the skip message names the
 // missing capability ("adapter lacks capability transactions"):
 //
-//	transactions      Transactions/* except Unsupported; Context/CanceledInTransaction
+//	transactions      Transactions/* except Unsupported; Context/CanceledInTransaction;
+//	                  Upserts/DoNothingInTransaction
 //	savepoints        Transactions/Savepoints
 //	list-all,
 //	unindexed-filter  queries without a condition on an indexed field, and
@@ -66,11 +72,12 @@
 //	                  list-all and full-scan, the cases that need them skip
 //	                  (after running their indexed queries)
 //	offset            the Offset part of Queries/LimitOffset
-//	upsert            Upserts/Replace*, Upserts/NoConflictInserts
+//	upsert            Upserts/Replace*, Upserts/NoConflictInserts; without it
+//	                  Upserts/DoNothingInTransaction checks the refusal only
 //	aggregates        Aggregates/* except Unsupported
 //	batch-insert      the atomicity part of CRUD/InsertAllAtomic
 //	unique-indexes    unique-field conflicts (CRUD/DuplicateUnique*,
-//	                  Upserts on a unique target)
+//	                  Upserts on a unique target, also in a transaction)
 //
 // The cases named Unsupported (and Queries/IndexedOrFullScan) run on every
 // adapter: an adapter that lacks the capability must refuse with
@@ -94,11 +101,12 @@
 //   - Types: every supported Go type round-trips — all integer sizes at their
 //     limits, floats, bools, times (UTC, microseconds), []byte, []string,
 //     named types, pointers as NULL (distinct from zero values), structs and
-//     maps as JSON, zero values, empty slices, unicode (emoji, combining
-//     marks, right-to-left), 1 MiB values; and values no store may hold
-//     (uint64 above MaxInt64, NaN and infinities, invalid UTF-8, NUL bytes,
-//     years outside 1–9999, integers beyond a field's type) are ErrInvalid
-//     with nothing stored, on insert and on update.
+//     maps as JSON, an any and a map left nil (stored as JSON null, never
+//     NULL, also when set back to nil), zero values, empty slices, unicode
+//     (emoji, combining marks, right-to-left), 1 MiB values; and values no
+//     store may hold (uint64 above MaxInt64, NaN and infinities, invalid
+//     UTF-8, NUL bytes, years outside 1–9999, integers beyond a field's
+//     type) are ErrInvalid with nothing stored, on insert and on update.
 //   - Queries: each operator alone and on each scalar kind, combinations,
 //     NULL semantics (Eq nil, Ne nil; Ne and other comparisons never match
 //     NULL), Prefix without wildcards ('%', '_', '\'), ordering (ties broken
@@ -111,8 +119,9 @@
 //     default order), with Select leaving the sort key out, after the
 //     cursor's record is deleted, and over 1,000 records while another
 //     goroutine inserts (each record present at the start seen exactly
-//     once, no record twice, the order kept); a cursor from another query
-//     or a malformed one is ErrInvalid.
+//     once, no record twice, the order kept); a cursor continues its query
+//     with another Limit; a cursor from another query (another filter
+//     value, order or schema) or a malformed one is ErrInvalid.
 //   - Locking: versions count updates; stale updates and deletes are
 //     ErrStale and keep the newer data; of concurrent updates of one
 //     version, one wins.
@@ -120,14 +129,18 @@
 //     concurrent set additions and removals lose nothing; a max field keeps
 //     the greatest value and never decreases; concurrent last-writer-wins
 //     writes leave every reader agreeing on one writer's last value; flags;
-//     changesets of different policies on one record at once.
+//     changesets of different policies on one record at once; a
+//     whole-struct update of a stale copy writes its plain fields but never
+//     undoes counter increments or set additions.
 //   - Transactions: commit; rollback on error and on panic (which
 //     propagates); uncommitted writes invisible to other readers (two
 //     goroutines ordered by channels); isolation levels given or refused,
 //     never weakened; savepoints (an inner error rolls back only the inner
 //     writes); concurrent transactions commit or fail with
-//     ErrSerialization, and only the committed ones count; Transaction
-//     without the capability is ErrUnsupported.
+//     ErrSerialization, and only the committed ones count; the Repo of a
+//     transaction used after its function returned (committed or rolled
+//     back) is ErrTxDone and writes nothing; Transaction without the
+//     capability is ErrUnsupported.
 //   - BadInput: nil, non-pointer and non-struct arguments, empty and zero
 //     keys, unknown fields and wrong types in changesets, invalid
 //     changesets, structs with bad tags (the error names the struct and the
@@ -137,13 +150,21 @@
 //     (Insert, Get, Update, Delete, All, Stream, Count, Paginate,
 //     Transaction, …) fails promptly with the context's error and changes
 //     nothing; a transaction whose context ends before it commits is
-//     rolled back.
+//     rolled back; a query over 500 records whose context is cancelled or
+//     whose deadline passes in the middle (a Stream after its first
+//     record; All and Paginate after the store's first record) ends
+//     promptly with the context's error, before the end and with no
+//     partial result.
+//   - Lifecycle: after Close, every call is ErrClosed (a transaction's
+//     function is not called); closing again does not panic.
 //   - Associations: preloading belongs_to, has_many (in primary-key order)
 //     and has_one, nested paths ("posts.comments", three levels), on a
 //     struct and on []T, []*T and *[]T, with exactly one query per
 //     association.
 //   - Upserts: OnConflictDoNothing (on the key or a unique field: nil
-//     error, existing record and argument kept), OnConflictReplaceAll and
+//     error, existing record and argument kept; in a transaction the
+//     duplicate is skipped and later writes and the commit succeed, and
+//     without upsert it is ErrUnsupported), OnConflictReplaceAll and
 //     OnConflictReplace (the version increments, inserted_at stays), and a
 //     conflict on another unique index than the target is still
 //     ErrConflict.

@@ -157,6 +157,15 @@ type Member struct {
 	schema.Timestamps
 }
 
+// Dynamic has JSON fields that are nil without being pointers: an any and
+// a map. Left nil they are stored as JSON null, never as NULL.
+type Dynamic struct {
+	_   struct{}       `strata:"table=conformance_dynamic"`
+	ID  int64          `strata:"id,pk"`
+	Any any            `strata:"any"`
+	Map map[string]any `strata:"map"`
+}
+
 // The schemas with bad tags: using them is an error wrapping ErrInvalid
 // that names the struct and the field. They are never migrated.
 
@@ -183,4 +192,5 @@ type BadAssoc struct {
 var fixtureSchemas = []func() (*schema.Schema, error){
 	schema.Of[Account], schema.Of[Setting], schema.Of[Item], schema.Of[Kinds], schema.Of[Stats],
 	schema.Of[Author], schema.Of[Post], schema.Of[Comment], schema.Of[Profile], schema.Of[Member],
+	schema.Of[Dynamic],
 }

@@ -16,6 +16,10 @@ type Harness interface {
 	// the calls it makes (repo.WithObserver). If it cannot open a repo, it
 	// fails t with t.Fatal.
 	//
+	// A case may close the repo itself (Lifecycle/Close): the cleanup must
+	// then still work, closing the repo again without panicking and
+	// dropping the namespace without it.
+	//
 	// NewRepo is called from many goroutines at once, since the cases run
 	// in parallel.
 	NewRepo(t *testing.T, opts ...repo.Option) *repo.Repo

@@ -21,6 +21,7 @@ var mergeCases = []testCase{
 	{"MaxConcurrent", mergeMaxConcurrent},
 	{"LWWConcurrent", mergeLWWConcurrent},
 	{"Flag", mergeFlag},
+	{"StructUpdateKeepsMerges", mergeStructUpdate},
 	{"MixedConcurrent", mergeMixed},
 }
 
@@ -321,6 +322,42 @@ func mergeFlag(t *testing.T, s *suite) {
 	st.Seen = true
 	require.NoError(t, e.r.Update(e.ctx, &st))
 	stored(t, e, base.ID, func(c require.TestingT, got Stats) { require.True(c, got.Seen) })
+}
+
+// mergeStructUpdate: a whole-struct Update writes the plain fields of a
+// stale copy but never undoes the counter increments and set additions
+// made since: counters and sets change only through changesets.
+func mergeStructUpdate(t *testing.T, s *suite) {
+	e := s.open(t)
+	st := Stats{Hits: 1, Tags: []string{"a"}, Title: "orig"}
+	insert(t, e, &st)
+	stale := st
+	_, err := change(e, st, func(cs *schema.Changeset) *schema.Changeset { return cs.Increment("hits", 5) })
+	require.NoError(t, err)
+	_, err = change(e, st, func(cs *schema.Changeset) *schema.Changeset { return cs.AddToSet("tags", "b") })
+	require.NoError(t, err)
+
+	stale.Title = "changed"
+	stale.Hits = 100
+	stale.Tags = []string{"z"}
+	require.NoError(t, e.r.Update(e.ctx, &stale))
+	require.Equal(t, "changed", stale.Title, "a struct update writes the plain fields")
+	require.EqualValues(t, 6, stale.Hits, "a struct update does not write the counter: the struct holds the stored total")
+	require.ElementsMatch(t, []string{"a", "b"}, stale.Tags, "a struct update does not write the set: the struct holds the stored set")
+	stored(t, e, st.ID, func(c require.TestingT, got Stats) {
+		require.Equal(c, "changed", got.Title)
+		require.EqualValues(c, 6, got.Hits, "the increment survives a struct update of a stale copy")
+		require.ElementsMatch(c, []string{"a", "b"}, got.Tags, "the addition survives a struct update of a stale copy")
+	})
+
+	// Nor do zero values: a copy with a zero counter and no set.
+	zero := Stats{ID: st.ID, Title: "zeroed"}
+	require.NoError(t, e.r.Update(e.ctx, &zero))
+	stored(t, e, st.ID, func(c require.TestingT, got Stats) {
+		require.Equal(c, "zeroed", got.Title)
+		require.EqualValues(c, 6, got.Hits, "a zero counter in a struct update is not written")
+		require.ElementsMatch(c, []string{"a", "b"}, got.Tags, "a nil set in a struct update is not written")
+	})
 }
 
 // mergeMixed: concurrent changesets of different fields of one record,

@@ -26,6 +26,7 @@ var pagingCases = []testCase{
 	{"DeletedCursorRecord", pagingDeleted},
 	{"ConcurrentInserts", pagingConcurrent},
 	{"ForeignCursor", pagingForeignCursor},
+	{"CursorOtherLimit", pagingOtherLimit},
 	{"NeedsLimit", func(t *testing.T, s *suite) {
 		e := s.open(t)
 		requireInvalid(t, "Paginate without Limit", func() error {
@@ -225,6 +226,32 @@ func pagingConcurrent(t *testing.T, s *suite) {
 		require.Equal(t, 1, seen[it.ID], "record %d, present when paging began, was seen %d times", it.ID, seen[it.ID])
 	}
 	require.GreaterOrEqual(t, pages, n/size)
+}
+
+// pagingOtherLimit: the limit is not part of a cursor's identity: a
+// cursor continues its query with any page size. (The same query with
+// another filter value refuses it: ForeignCursor.)
+func pagingOtherLimit(t *testing.T, s *suite) {
+	e := s.open(t)
+	seedRanks(t, e, 10)
+	q := repo.Where("rank", repo.Gte, 0).OrderBy("rank")
+	want := queryIDs(t, e, q.OrderBy("id"))
+	require.Len(t, want, 10)
+	cursor := ""
+	from := 0
+	for _, limit := range []int{3, 5, 1, 10} {
+		p, err := repo.Paginate[Item](e.ctx, e.r, q.Limit(limit).After(cursor))
+		require.NoError(t, err, "a page of %d after a cursor made by a page of another size", limit)
+		to := min(from+limit, len(want))
+		require.Equal(t, want[from:to], itemIDs(p.Items), "a page of %d from record %d", limit, from)
+		from, cursor = to, p.Next
+		if from == len(want) {
+			require.Empty(t, p.Next, "the last page has no next page")
+			return
+		}
+		require.NotEmpty(t, p.Next)
+	}
+	t.Fatal("paging did not reach the end")
 }
 
 func pagingForeignCursor(t *testing.T, s *suite) {

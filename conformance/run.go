@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,10 +21,10 @@ import (
 )
 
 // Run runs the conformance suite against the repos h opens. Each area is a
-// sub-test (CRUD, Types, Queries, Paging, Locking, Merge, Transactions,
-// BadInput, Context, Associations, Upserts, Aggregates), each case a
-// sub-test of its area with a repo of its own; cases run in parallel. Use
-// go test's -run flag to pick areas or cases:
+// sub-test (Harness, CRUD, Types, Queries, Paging, Locking, Merge,
+// Transactions, BadInput, Context, Lifecycle, Associations, Upserts,
+// Aggregates), each case a sub-test of its area with a repo of its own;
+// cases run in parallel. Use go test's -run flag to pick areas or cases:
 //
 //	go test -run 'Conformance/Queries/Null'
 //
@@ -77,6 +79,7 @@ var areas = []area{
 	{"Transactions", txCases},
 	{"BadInput", badInputCases},
 	{"Context", contextCases},
+	{"Lifecycle", lifecycleCases},
 	{"Associations", assocCases},
 	{"Upserts", upsertCases},
 	{"Aggregates", aggregateCases},
@@ -217,6 +220,94 @@ func (m maskedAdapter) Capabilities() driver.Capabilities { return m.caps }
 // Close does nothing: the harness owns the adapter.
 func (m maskedAdapter) Close() error { return nil }
 
+// maskedTx is masked for a store with transactions, keeping them (but not
+// savepoints): it checks what the portable layer refuses inside a
+// transaction, on stores that have what it refuses.
+func (e *env) maskedTx(t *testing.T, drop driver.Capabilities) *repo.Repo {
+	t.Helper()
+	tr, ok := e.r.Driver().(driver.Transactor)
+	require.True(t, ok && e.caps.Has(driver.CapTransactions), "maskedTx needs a store with transactions")
+	caps := e.caps &^ drop &^ (driver.CapSavepoints | driver.CapAggregates | driver.CapBatchInsert)
+	r, err := repo.New(maskedTxAdapter{maskedAdapter{e.r.Driver(), caps}, tr})
+	require.NoError(t, err)
+	return r
+}
+
+type maskedTxAdapter struct {
+	maskedAdapter
+	tr driver.Transactor
+}
+
+func (m maskedTxAdapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return m.tr.BeginTx(ctx, opts)
+}
+
+// interrupting returns a repo over the same store (with the capabilities
+// that masked keeps) whose queries call interrupt once, right after the
+// store's first record has been passed on to the repo: in the middle of a
+// call that returns nothing before it ends (All, Paginate), at a point no
+// timer can pick. It also returns how many records the store's queries
+// passed on.
+func (e *env) interrupting(t *testing.T, interrupt func()) (*repo.Repo, *atomic.Int64) {
+	t.Helper()
+	caps := e.caps &^ (driver.CapTransactions | driver.CapSavepoints | driver.CapAggregates | driver.CapBatchInsert)
+	a := &interruptingAdapter{maskedAdapter: maskedAdapter{e.r.Driver(), caps}, interrupt: sync.OnceFunc(interrupt)}
+	r, err := repo.New(a)
+	require.NoError(t, err)
+	return r, &a.passed
+}
+
+type interruptingAdapter struct {
+	maskedAdapter
+	interrupt func()
+	passed    atomic.Int64
+}
+
+func (a *interruptingAdapter) Query(ctx context.Context, c *driver.Collection, q *driver.Query) iter.Seq2[driver.Record, error] {
+	return func(yield func(driver.Record, error) bool) {
+		for rec, err := range a.Adapter.Query(ctx, c, q) {
+			if err == nil {
+				a.passed.Add(1)
+			}
+			if !yield(rec, err) {
+				return
+			}
+			if err == nil {
+				a.interrupt()
+			}
+		}
+	}
+}
+
+// expiring is a context whose deadline passes when expire is called, not
+// when a timer fires: so that a case can make it pass at a chosen point of
+// a call. Deadline reports none (it stands for one that passes at the
+// moment expire is called); values come from the parent, whose end it does
+// not follow.
+type expiring struct {
+	context.Context
+	done   chan struct{}
+	expire func()
+}
+
+func newExpiring(parent context.Context) *expiring {
+	c := &expiring{Context: parent, done: make(chan struct{})}
+	c.expire = sync.OnceFunc(func() { close(c.done) })
+	return c
+}
+
+func (c *expiring) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *expiring) Done() <-chan struct{}       { return c.done }
+
+func (c *expiring) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
 var errPanicked = errors.New("conformance: the call panicked")
 
 // noPanic calls fn and returns its error; a panic fails the case (no call
@@ -280,7 +371,7 @@ func within(t *testing.T, d time.Duration, what string, fn func() error) error {
 	start := time.Now()
 	err := noPanic(t, what, fn)
 	if el := time.Since(start); el > d {
-		t.Errorf("%s took %v with a done context; want under %v", what, el, d)
+		t.Errorf("%s took %v with a context that was done or ended during it; want under %v", what, el, d)
 	}
 	return err
 }

@@ -22,6 +22,7 @@ var txCases = []testCase{
 	{"IsolationLevels", txIsolationLevels},
 	{"Savepoints", txSavepoints},
 	{"ConcurrentCommits", txConcurrentCommits},
+	{"UseAfterEnd", txUseAfterEnd},
 	{"Unsupported", txUnsupported},
 }
 
@@ -378,6 +379,61 @@ func txConcurrentCommits(t *testing.T, s *suite) {
 	var got Stats
 	require.NoError(t, e.r.Get(e.ctx, &got, base.ID))
 	require.Equal(t, committed.Load(), got.Hits, "every committed transaction counts once, and no other")
+}
+
+// txUseAfterEnd: the Repo a Transaction function was given, kept and used
+// after the function returned, fails with ErrTxDone, whether the
+// transaction committed or rolled back, and writes nothing.
+func txUseAfterEnd(t *testing.T, s *suite) {
+	e := s.open(t)
+	e.need(t, driver.CapTransactions)
+	orig := Item{ID: 1, Name: "orig", Rank: 1}
+	insert(t, e, &orig)
+	abort := errors.New("abort")
+	for i, end := range []struct {
+		what string
+		err  error
+	}{{"committed", nil}, {"rolled back", abort}} {
+		var kept *repo.Repo
+		inTx := Item{ID: int64(10 + i), Name: "in tx", Rank: 1}
+		err := e.r.Transaction(e.ctx, func(tx *repo.Repo) error {
+			kept = tx
+			if err := tx.Insert(e.ctx, &inTx); err != nil {
+				return err
+			}
+			return end.err
+		})
+		if end.err == nil {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, end.err)
+		}
+		require.NotNil(t, kept)
+
+		late := Item{ID: int64(20 + i), Name: "late", Rank: 1}
+		require.ErrorIs(t, kept.Insert(e.ctx, &late), repo.ErrTxDone, "Insert through the Repo of a transaction that %s", end.what)
+		var got Item
+		require.ErrorIs(t, kept.Get(e.ctx, &got, orig.ID), repo.ErrTxDone, "Get through the Repo of a transaction that %s", end.what)
+		items, err := repo.All[Item](e.ctx, kept, repo.Where("rank", repo.Gte, 0))
+		require.ErrorIs(t, err, repo.ErrTxDone, "All through the Repo of a transaction that %s", end.what)
+		require.Empty(t, items)
+		upd := orig
+		upd.Name = "late update"
+		require.ErrorIs(t, kept.Update(e.ctx, &upd), repo.ErrTxDone, "Update through the Repo of a transaction that %s", end.what)
+		del := orig
+		require.ErrorIs(t, kept.Delete(e.ctx, &del), repo.ErrTxDone, "Delete through the Repo of a transaction that %s", end.what)
+
+		require.ErrorIs(t, e.r.Get(e.ctx, &got, late.ID), repo.ErrNotFound, "a late Insert (transaction %s) writes nothing", end.what)
+		require.NoError(t, e.r.Get(e.ctx, &got, orig.ID), "a late Delete (transaction %s) deletes nothing", end.what)
+		require.Equal(t, orig, got, "a late Update (transaction %s) writes nothing", end.what)
+		err = e.r.Get(e.ctx, &got, inTx.ID)
+		if end.err == nil {
+			require.NoError(t, err, "the transaction's own insert is committed")
+		} else {
+			require.ErrorIs(t, err, repo.ErrNotFound, "the transaction's own insert is rolled back")
+		}
+	}
+	awaitCount[Item](t, e, repo.Where("rank", repo.Gte, 0), 2)
 }
 
 func txUnsupported(t *testing.T, s *suite) {

@@ -14,6 +14,7 @@ var upsertCases = []testCase{
 	{"DoNothingPrimaryKey", upsertDoNothingKey},
 	{"DoNothingUnique", upsertDoNothingUnique},
 	{"DoNothingOtherConflict", upsertDoNothingOther},
+	{"DoNothingInTransaction", upsertDoNothingInTx},
 	{"ReplaceAll", upsertReplaceAll},
 	{"ReplaceAllUniqueTarget", upsertReplaceAllUnique},
 	{"ReplaceFields", upsertReplaceFields},
@@ -76,6 +77,96 @@ func upsertDoNothingOther(t *testing.T, s *suite) {
 		"a conflict on a unique index when the target is the primary key")
 	require.Equal(t, m, getMember(t, e, m.ID))
 	awaitCount[Member](t, e, repo.Where("id", repo.Gt, 0), 1)
+}
+
+// upsertDoNothingInTx: in a transaction, a do-nothing insert that meets a
+// duplicate is skipped without spoiling the transaction (as a plain insert
+// whose duplicate error were ignored would on PostgreSQL, which aborts the
+// transaction): later writes and the commit succeed. Without CapUpsert it
+// cannot be made atomic and is refused with ErrUnsupported; on a store
+// with upserts the portable layer's refusal is checked through a view of
+// the store that lacks them.
+func upsertDoNothingInTx(t *testing.T, s *suite) {
+	e := s.open(t)
+	e.need(t, driver.CapTransactions)
+	if !e.caps.Has(driver.CapUpsert) {
+		doNothingInTxRefused(t, e, e.r)
+		return
+	}
+	orig := Item{ID: 1, Name: "orig", Rank: 1}
+	insert(t, e, &orig)
+	unique := e.caps.Has(driver.CapUniqueIndexes)
+	var m Member
+	if unique {
+		m = Member{Email: "a", Handle: "a", Name: "orig"}
+		insert(t, e, &m)
+	}
+	fresh := Item{ID: 2, Name: "fresh", Rank: 1}
+	after := Item{ID: 3, Name: "after", Rank: 1}
+	err := e.r.Transaction(e.ctx, func(tx *repo.Repo) error {
+		dup := Item{ID: orig.ID, Name: "dup", Rank: 2}
+		require.NoError(t, tx.Insert(e.ctx, &dup, repo.OnConflictDoNothing()), "a duplicate key, in a transaction")
+		require.Equal(t, Item{ID: orig.ID, Name: "dup", Rank: 2}, dup, "the argument is left as it was")
+		if unique {
+			v := Member{Email: "a", Handle: "z", Name: "dup"}
+			require.NoError(t, tx.Insert(e.ctx, &v, repo.OnConflictDoNothing("email")), "a duplicate unique value, in a transaction")
+			require.Equal(t, Member{Email: "a", Handle: "z", Name: "dup"}, v, "the argument is left as it was (its ID stays zero)")
+		}
+		var got Item
+		require.NoError(t, tx.Get(e.ctx, &got, orig.ID))
+		require.Equal(t, orig, got, "the transaction reads the existing record")
+		require.NoError(t, tx.Insert(e.ctx, &fresh, repo.OnConflictDoNothing()), "a do-nothing insert without a conflict, in a transaction")
+		require.NoError(t, tx.Insert(e.ctx, &after), "an insert after a skipped duplicate, in the same transaction")
+		return nil
+	})
+	require.NoError(t, err, "a transaction with a skipped duplicate commits")
+	var got Item
+	require.NoError(t, e.r.Get(e.ctx, &got, orig.ID))
+	require.Equal(t, orig, got, "the existing record is kept")
+	for _, it := range []Item{fresh, after} {
+		require.NoError(t, e.r.Get(e.ctx, &got, it.ID), "the transaction's insert of %d is committed", it.ID)
+		require.Equal(t, it, got)
+	}
+	if unique {
+		require.Equal(t, m, getMember(t, e, m.ID), "the existing record is kept")
+		awaitCount[Member](t, e, repo.Where("email", repo.Eq, "a"), 1)
+		n, err := repo.Count[Member](e.ctx, e.r, repo.Where("handle", repo.Eq, "z"))
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing was inserted")
+	}
+
+	doNothingInTxRefused(t, s.open(t), nil)
+}
+
+// doNothingInTxRefused checks that r (nil: a view of e's store without
+// upserts) refuses a do-nothing insert in a transaction with
+// ErrUnsupported, whether or not it would meet a duplicate, and that the
+// transaction, rolled back, writes nothing.
+func doNothingInTxRefused(t *testing.T, e *env, r *repo.Repo) {
+	t.Helper()
+	if r == nil {
+		r = e.maskedTx(t, driver.CapUpsert)
+	}
+	orig := Item{ID: 1, Name: "orig", Rank: 1}
+	insert(t, e, &orig)
+	var dupErr error
+	err := r.Transaction(e.ctx, func(tx *repo.Repo) error {
+		require.NoError(t, tx.Insert(e.ctx, &Item{ID: 2, Name: "before", Rank: 1}))
+		dupErr = tx.Insert(e.ctx, &Item{ID: orig.ID, Name: "dup", Rank: 1}, repo.OnConflictDoNothing())
+		return dupErr
+	})
+	require.ErrorIs(t, dupErr, repo.ErrUnsupported, "a do-nothing insert of a duplicate in a transaction, without upserts")
+	require.ErrorIs(t, err, repo.ErrUnsupported)
+	err = r.Transaction(e.ctx, func(tx *repo.Repo) error {
+		return tx.Insert(e.ctx, &Item{ID: 3, Name: "fresh", Rank: 1}, repo.OnConflictDoNothing())
+	})
+	require.ErrorIs(t, err, repo.ErrUnsupported, "refused before it is known whether there is a conflict")
+	var got Item
+	require.NoError(t, e.r.Get(e.ctx, &got, orig.ID))
+	require.Equal(t, orig, got)
+	for _, id := range []int64{2, 3} {
+		require.ErrorIs(t, e.r.Get(e.ctx, &got, id), repo.ErrNotFound, "the refused transaction wrote nothing (record %d)", id)
+	}
 }
 
 func upsertReplaceAll(t *testing.T, s *suite) {

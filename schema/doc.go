@@ -29,6 +29,8 @@
 //	index, index=NAME  a secondary index; fields sharing NAME form one
 //	                   composite index, in field order
 //	unique, unique=NAME a unique index, likewise
+//	size=N             at most N characters (string) or bytes ([]byte);
+//	                   longer values are refused
 //	merge=POLICY       lww (default), counter (int64 or int), set ([]string),
 //	                   max (ints, floats, strings, times), flag (bool)
 //	version            the optimistic-lock version (an int field)

@@ -33,6 +33,9 @@ type Field struct {
 	// Indexed is set when an index starts with this field (or it is the
 	// primary key).
 	Indexed bool
+	// Size is the most characters (bytes for []byte) a value may have, or
+	// 0 for no limit (tag option size=N).
+	Size int
 
 	schema   string // collection name, for messages
 	path     []int
@@ -124,6 +127,9 @@ func (f *Field) canonical(rv reflect.Value) (any, error) {
 		}
 	case driver.KindBytes:
 		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			if f.Size > 0 && rv.Len() > f.Size {
+				return nil, f.errorf("%d bytes; the field holds at most %d", rv.Len(), f.Size)
+			}
 			return rv.Bytes(), nil
 		}
 	case driver.KindStrings:
@@ -157,6 +163,11 @@ func (f *Field) checkString(s string) (any, error) {
 	}
 	if strings.IndexByte(s, 0) >= 0 {
 		return nil, f.errorf("string holds a NUL byte")
+	}
+	if f.Size > 0 && len(s) > f.Size { // (bytes ≥ characters: count only then)
+		if n := utf8.RuneCountInString(s); n > f.Size {
+			return nil, f.errorf("%d characters; the field holds at most %d", n, f.Size)
+		}
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"reflect"
 	"strings"
 	"unicode"
@@ -34,7 +35,7 @@ func parseTag(s string) (tag, error) {
 }
 
 var fieldOptions = map[string]bool{
-	"pk": false, "index": true, "unique": true, "merge": true, "version": false,
+	"pk": false, "index": true, "unique": true, "merge": true, "version": false, "size": true,
 	"inserted_at": false, "updated_at": false, "belongs_to": true, "has_many": true, "has_one": true,
 }
 
@@ -181,6 +182,13 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 	}
 	f := &Field{Name: tg.name, GoName: sf.Name, Pos: len(p.fields), Kind: kind, Type: sf.Type, Nullable: nullable,
 		schema: p.table, path: idx, base: base, bits: bits, unsigned: unsigned}
+	if size, ok := tg.opts["size"]; ok {
+		n, err := strconv.Atoi(size)
+		if err != nil || n <= 0 || (kind != driver.KindString && kind != driver.KindBytes) {
+			return p.errorf(sf.Name, "size=%q: want a positive number on a string or []byte field", size)
+		}
+		f.Size = n
+	}
 	if m, ok := tg.opts["merge"]; ok {
 		if f.Merge, err = driver.ParseMergePolicy(m); err != nil {
 			return p.errorf(sf.Name, "%v", err)
@@ -354,7 +362,7 @@ func (p *parser) finish() (*Schema, error) {
 	}
 	fields := make([]driver.Field, len(p.fields))
 	for i, f := range p.fields {
-		fields[i] = driver.Field{Name: f.Name, Kind: f.Kind, Bits: f.bits, Unsigned: f.unsigned, Nullable: f.Nullable, Merge: f.Merge}
+		fields[i] = driver.Field{Name: f.Name, Kind: f.Kind, Bits: f.bits, Unsigned: f.unsigned, Nullable: f.Nullable, Merge: f.Merge, Size: f.Size}
 	}
 	c, err := driver.NewCollection(p.table, fields, key, version, p.indexes, p.cons)
 	if err != nil {

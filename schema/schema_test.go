@@ -347,3 +347,34 @@ func TestNilJSONIsNullNotNULL(t *testing.T) {
 	require.NoError(t, s.Decode(reflect.ValueOf(&out).Elem(), driver.Record{Values: vals}))
 	assert.Equal(t, Doc{}, out)
 }
+
+func TestSize(t *testing.T) {
+	type Sized struct {
+		ID   int64
+		Code string `strata:"code,size=3,unique"`
+		Blob []byte `strata:"blob,size=2"`
+	}
+	s, err := schema.Of[Sized]()
+	require.NoError(t, err)
+	assert.Equal(t, 3, s.Collection.Fields[s.Field("code").Pos].Size)
+	_, err = s.Encode(reflect.ValueOf(Sized{Code: "äöü", Blob: []byte{1, 2}}))
+	assert.NoError(t, err, "size counts characters, not bytes")
+	_, err = s.Encode(reflect.ValueOf(Sized{Code: "abcd"}))
+	assert.ErrorIs(t, err, driver.ErrInvalid)
+	assert.ErrorContains(t, err, "at most 3")
+	_, err = s.Encode(reflect.ValueOf(Sized{Blob: []byte{1, 2, 3}}))
+	assert.ErrorIs(t, err, driver.ErrInvalid)
+
+	type badSize struct {
+		ID int64
+		N  int `strata:"n,size=3"`
+	}
+	_, err = schema.Of[badSize]()
+	assert.ErrorIs(t, err, driver.ErrInvalid)
+	type zeroSize struct {
+		ID int64
+		S  string `strata:"s,size=0"`
+	}
+	_, err = schema.Of[zeroSize]()
+	assert.ErrorIs(t, err, driver.ErrInvalid)
+}

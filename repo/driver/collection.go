@@ -85,6 +85,11 @@ type Field struct {
 	Nullable bool
 	// Merge is the field's merge policy.
 	Merge MergePolicy
+	// Size, when not 0, is the most characters a KindString value (or
+	// bytes a KindBytes value) holds; the portable layer refuses longer
+	// ones. SQL adapters use it for VARCHAR(n), which MariaDB needs to
+	// index a string.
+	Size int
 }
 
 // Index is a secondary index over one or more fields.

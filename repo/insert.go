@@ -77,7 +77,8 @@ func (r *Repo) Insert(ctx context.Context, v any, opts ...InsertOption) (err err
 		cs = new(schema.Changeset) // its Err says what is wrong
 	}
 	var rows int
-	defer r.observe(ctx, "insert", csName(cs), time.Now(), &rows, &err)
+	ctx, done := r.begin(ctx, "insert", csName(cs))
+	defer done(&rows, &err)
 	if err := cs.Err(); err != nil {
 		return wrap("insert", csName(cs), err)
 	}
@@ -248,13 +249,13 @@ func (r *Repo) newKey() (any, error) {
 // before the failing one stay inserted. Each element is updated as Insert
 // updates v.
 func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
-	rows, name, start := 0, "", time.Now()
-	defer func() { r.observe(ctx, "insert_all", name, start, &rows, &err) }()
 	elems, s, err := structsOf("insert_all", v)
+	rows := 0
+	ctx, done := r.begin(ctx, "insert_all", nameOf(s))
+	defer done(&rows, &err)
 	if err != nil {
 		return err
 	}
-	name = s.Name()
 	if err := r.checkUniques(s); err != nil {
 		return wrap("insert_all", s.Name(), err)
 	}

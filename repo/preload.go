@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/strata-go/strata/repo/driver"
 	"github.com/strata-go/strata/schema"
@@ -140,7 +139,9 @@ func (r *Repo) loadRelated(ctx context.Context, rel *schema.Schema, field *schem
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	defer r.observe(ctx, "query", rel.Name(), time.Now(), nil, &err)
+	n := 0
+	ctx, done := r.begin(ctx, "query", rel.Name())
+	defer done(&n, &err)
 	q := &driver.Query{
 		Filters: []driver.Filter{{Field: field.Pos, Op: driver.In, Value: keys}},
 		Order:   []driver.Order{{Field: rel.Key.Pos}},
@@ -157,6 +158,7 @@ func (r *Repo) loadRelated(ctx context.Context, rel *schema.Schema, field *schem
 			return nil, err
 		}
 		out = append(out, v)
+		n++
 	}
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
-	"time"
 
 	"github.com/strata-go/strata/repo/driver"
 	"github.com/strata-go/strata/schema"
@@ -16,10 +15,11 @@ import (
 // any size for an int key). A missing record is ErrNotFound.
 func (r *Repo) Get(ctx context.Context, dst any, key any) (err error) {
 	s, v, err := target("get", dst)
+	ctx, done := r.begin(ctx, "get", nameOf(s))
+	defer done(nil, &err)
 	if err != nil {
 		return err
 	}
-	defer r.observe(ctx, "get", s.Name(), time.Now(), nil, &err)
 	k, err := s.Key.Canonical(key)
 	if err == nil {
 		k, err = checkKey(s, k)
@@ -62,11 +62,12 @@ func (r *Repo) GetBy(ctx context.Context, dst any, q Query) error {
 
 func (r *Repo) first(ctx context.Context, op string, dst any, q Query, only bool) (err error) {
 	s, v, err := target(op, dst)
+	n := 0
+	ctx, done := r.begin(ctx, "query", nameOf(s))
+	defer done(&n, &err)
 	if err != nil {
 		return err
 	}
-	n := 0
-	defer r.observe(ctx, "query", s.Name(), time.Now(), &n, &err)
 	dq, err := compile(s, r.caps, q, false)
 	if err != nil {
 		return wrap(op, s.Name(), err)
@@ -115,12 +116,14 @@ func All[T any](ctx context.Context, r *Repo, q Query) ([]T, error) {
 func Stream[T any](ctx context.Context, r *Repo, q Query) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
 		s, err := structOf[T]()
+		n := 0
+		ctx, done := r.begin(ctx, "query", nameOf(s))
+		defer done(&n, &err)
 		if err != nil {
-			yield(nil, fmt.Errorf("strata: query: %w", err))
+			err = fmt.Errorf("strata: query: %w", err)
+			yield(nil, err)
 			return
 		}
-		n := 0
-		defer r.observe(ctx, "query", s.Name(), time.Now(), &n, &err)
 		dq, err := compile(s, r.caps, q, false)
 		if err != nil {
 			err = wrap("query", s.Name(), err)
@@ -162,11 +165,12 @@ type Page[T any] struct {
 // meanwhile. A Limit is required.
 func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err error) {
 	s, err := structOf[T]()
+	n := 0
+	ctx, done := r.begin(ctx, "query", nameOf(s))
+	defer done(&n, &err)
 	if err != nil {
 		return p, fmt.Errorf("strata: paginate: %w", err)
 	}
-	n := 0
-	defer r.observe(ctx, "query", s.Name(), time.Now(), &n, &err)
 	if q.limit <= 0 {
 		return p, wrap("paginate", s.Name(), fmt.Errorf("%w: Paginate needs Limit(page size)", ErrInvalid))
 	}
@@ -201,10 +205,11 @@ func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err erro
 // Count returns how many records of schema T q selects.
 func Count[T any](ctx context.Context, r *Repo, q Query) (n int64, err error) {
 	s, err := schema.Of[T]()
+	ctx, done := r.begin(ctx, "count", nameOf(s))
+	defer done(nil, &err)
 	if err != nil {
 		return 0, fmt.Errorf("strata: count: %w", err)
 	}
-	defer r.observe(ctx, "count", s.Name(), time.Now(), nil, &err)
 	dq, err := compile(s, r.caps, q, false)
 	if err != nil {
 		return 0, wrap("count", s.Name(), err)
@@ -238,10 +243,11 @@ const (
 // selects. It needs CapAggregates.
 func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field string) (res any, err error) {
 	s, err := schema.Of[T]()
+	ctx, done := r.begin(ctx, "aggregate", nameOf(s))
+	defer done(nil, &err)
 	if err != nil {
 		return nil, fmt.Errorf("strata: aggregate: %w", err)
 	}
-	defer r.observe(ctx, "aggregate", s.Name(), time.Now(), nil, &err)
 	ag, ok := r.st.(driver.Aggregator)
 	if !ok || !r.caps.Has(driver.CapAggregates) {
 		return nil, wrap("aggregate", s.Name(), fmt.Errorf("%w: this store has no aggregates; read the records and compute it", ErrUnsupported))

@@ -15,16 +15,17 @@ import (
 // Repo is a handle on one store. It is safe for concurrent use, except a
 // Repo handed to a Transaction function, which belongs to that function.
 type Repo struct {
-	a     driver.Adapter
-	st    driver.Store // a, or the transaction
-	tx    driver.Tx    // nil outside a transaction
-	txs   *txState     // shared by a transaction's nested Repos
-	depth int          // transaction nesting depth
-	caps  driver.Capabilities
-	ids   *snowflake.Generator
-	obs   Observer
-	log   *slog.Logger
-	now   func() time.Time
+	a      driver.Adapter
+	st     driver.Store // a, or the transaction
+	tx     driver.Tx    // nil outside a transaction
+	txs    *txState     // shared by a transaction's nested Repos
+	depth  int          // transaction nesting depth
+	caps   driver.Capabilities
+	ids    *snowflake.Generator
+	obs    Observer
+	tracer Tracer
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // Option configures a Repo.
@@ -34,6 +35,7 @@ type config struct {
 	node    int
 	nodeSet bool
 	obs     Observer
+	tracer  Tracer
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -70,7 +72,7 @@ func New(a driver.Adapter, opts ...Option) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: repo.New: %v", ErrInvalid, err)
 	}
-	return &Repo{a: a, st: a, caps: a.Capabilities(), ids: ids, obs: c.obs, log: c.log, now: c.now}, nil
+	return &Repo{a: a, st: a, caps: a.Capabilities(), ids: ids, obs: c.obs, tracer: c.tracer, log: c.log, now: c.now}, nil
 }
 
 // Close closes the adapter. Calling it on a transaction's Repo is an error.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -413,4 +414,41 @@ func TestUpdateStructLeavesMergeFields(t *testing.T) {
 	require.NoError(t, r.Update(ctx, &stale))
 	assert.Equal(t, int64(5), stale.Count, "a whole-struct update does not undo an increment")
 	assert.Equal(t, "edited", stale.Note)
+}
+
+// ctxSpy records the span value the adapter's context carries.
+type ctxSpy struct {
+	driver.Adapter
+	seen *[]any
+}
+
+type spanKey struct{}
+
+func (s ctxSpy) Get(ctx context.Context, c *driver.Collection, key any) (driver.Record, error) {
+	*s.seen = append(*s.seen, ctx.Value(spanKey{}))
+	return s.Adapter.Get(ctx, c, key)
+}
+
+func TestTracer(t *testing.T) {
+	ctx := context.Background()
+	var seen []any
+	var spans []string
+	tracer := func(ctx context.Context, op, schema string) (context.Context, func(error)) {
+		name := op + " " + schema
+		return context.WithValue(ctx, spanKey{}, name), func(err error) {
+			spans = append(spans, fmt.Sprintf("%s: %v", name, errors.Is(err, repo.ErrNotFound)))
+		}
+	}
+	var events []repo.Event
+	r := newRepo(t, ctxSpy{memory.New(), &seen}, repo.WithTracer(tracer),
+		repo.WithObserver(func(_ context.Context, e repo.Event) { events = append(events, e) }))
+	require.ErrorIs(t, r.Get(ctx, &Item{}, 7), repo.ErrNotFound)
+	assert.Equal(t, []any{"get item"}, seen, "the adapter runs under the span's context")
+	assert.Equal(t, []string{"get item: true"}, spans)
+
+	require.ErrorIs(t, r.Get(ctx, nil, 7), repo.ErrInvalid)
+	require.Len(t, events, 2, "a call refused for bad input is reported too")
+	assert.Equal(t, "get", events[1].Op)
+	assert.Equal(t, "", events[1].Schema)
+	assert.ErrorIs(t, events[1].Err, repo.ErrInvalid)
 }

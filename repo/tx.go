@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/strata-go/strata/repo/driver"
 )
@@ -51,7 +50,8 @@ func (r *Repo) Transaction(ctx context.Context, fn func(tx *Repo) error, opts ..
 	if r.tx != nil {
 		return r.nested(ctx, fn)
 	}
-	defer r.observe(ctx, "transaction", "", time.Now(), nil, &err)
+	ctx, done := r.begin(ctx, "transaction", "")
+	defer done(nil, &err)
 	t, ok := r.a.(driver.Transactor)
 	if !ok || !r.caps.Has(driver.CapTransactions) {
 		return wrap("transaction", "", fmt.Errorf("%w: this store has no transactions; write each record atomically, or route this schema to a CP store", ErrUnsupported))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"time"
 
 	"github.com/strata-go/strata/repo/driver"
 	"github.com/strata-go/strata/schema"
@@ -33,7 +32,8 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		cs = new(schema.Changeset) // its Err says what is wrong
 	}
 	rows := 0
-	defer r.observe(ctx, "update", csName(cs), time.Now(), &rows, &err)
+	ctx, done := r.begin(ctx, "update", csName(cs))
+	defer done(&rows, &err)
 	if err := cs.Err(); err != nil {
 		return wrap("update", csName(cs), err)
 	}
@@ -102,13 +102,13 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 // a version field the delete applies only if the stored version still
 // equals v's (else ErrStale). A missing record is ErrNotFound.
 func (r *Repo) Delete(ctx context.Context, v any) (err error) {
-	rows, name, start := 0, "", time.Now()
-	defer func() { r.observe(ctx, "delete", name, start, &rows, &err) }()
 	s, data, err := target("delete", v)
+	rows := 0
+	ctx, done := r.begin(ctx, "delete", nameOf(s))
+	defer done(&rows, &err)
 	if err != nil {
 		return err
 	}
-	name = s.Name()
 	key, err := keyOf(s, data)
 	if err != nil {
 		return wrap("delete", s.Name(), err)
@@ -139,7 +139,8 @@ func DeleteAll[T any](ctx context.Context, r *Repo, q Query) (n int64, err error
 		return 0, fmt.Errorf("strata: delete_all: %w", err)
 	}
 	rows := 0
-	defer r.observe(ctx, "delete_all", s.Name(), time.Now(), &rows, &err)
+	ctx, done := r.begin(ctx, "delete_all", s.Name())
+	defer done(&rows, &err)
 	if q.limit != 0 || q.offset != 0 || q.orderBy != nil || q.fields != nil || q.after != "" {
 		return 0, wrap("delete_all", s.Name(), fmt.Errorf("%w: DeleteAll takes conditions only (no order, limit, offset, select or cursor)", ErrInvalid))
 	}

@@ -452,3 +452,22 @@ func TestTracer(t *testing.T) {
 	assert.Equal(t, "", events[1].Schema)
 	assert.ErrorIs(t, events[1].Err, repo.ErrInvalid)
 }
+
+// TestAllocationsDoNotGrow: schema reflection is paid once per type, so a
+// call costs the same allocations however often it is made.
+func TestAllocationsDoNotGrow(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t, memory.New())
+	it := &Item{Name: "a"}
+	require.NoError(t, r.Insert(ctx, it))
+	var got Item
+	get := func() {
+		if err := r.Get(ctx, &got, it.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := testing.AllocsPerRun(100, get)
+	later := testing.AllocsPerRun(2000, get)
+	assert.Equal(t, first, later)
+	assert.LessOrEqual(t, later, 10.0, "Get allocates a handful of values, not a schema")
+}

@@ -339,20 +339,23 @@ func badConflictTarget(t *testing.T, s *suite) {
 	e := s.open(t)
 	ctx, r := e.ctx, e.r
 	requireAllInvalid(t, []call{
-		{"a target that is not unique", func() error { return r.Insert(ctx, &Member{Email: "a"}, repo.OnConflictDoNothing("name")) }},
-		{"an unknown target", func() error { return r.Insert(ctx, &Member{Email: "b"}, repo.OnConflictDoNothing("nope")) }},
+		{"a target that is not unique", func() error { return r.Insert(ctx, &Visitor{Email: "a"}, repo.OnConflictDoNothing("name")) }},
+		{"an indexed target that is not unique", func() error {
+			return r.Insert(ctx, &Visitor{Email: "b"}, repo.OnConflictDoNothing("email"))
+		}},
+		{"an unknown target", func() error { return r.Insert(ctx, &Visitor{Email: "c"}, repo.OnConflictDoNothing("nope")) }},
 	})
 	if e.caps.Has(driver.CapUpsert) {
 		requireAllInvalid(t, []call{
 			{"replace an unknown field", func() error {
-				return r.Insert(ctx, &Member{Email: "c"}, repo.OnConflictReplace(nil, "nope"))
+				return r.Insert(ctx, &Visitor{Email: "d"}, repo.OnConflictReplace(nil, "nope"))
 			}},
 			{"replace the primary key", func() error {
-				return r.Insert(ctx, &Member{Email: "d"}, repo.OnConflictReplace(nil, "id"))
+				return r.Insert(ctx, &Visitor{Email: "e"}, repo.OnConflictReplace(nil, "id"))
 			}},
 		})
 	}
-	n, err := repo.Count[Member](ctx, r, everything[Member]())
+	n, err := repo.Count[Visitor](ctx, r, everything[Visitor]())
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing was stored")
 }

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ var crudCases = []testCase{
 	{"DuplicatePrimaryKey", crudDuplicateKey},
 	{"DuplicateUnique", crudDuplicateUnique},
 	{"DuplicateUniqueChangeset", crudDuplicateUniqueChangeset},
+	{"UniqueUnsupported", crudUniqueUnsupported},
 	{"UpdateStruct", crudUpdateStruct},
 	{"UpdateChangeset", crudUpdateChangeset},
 	{"ChangesetWritesOnlyChanges", crudPartialUpdate},
@@ -122,38 +124,47 @@ func crudDuplicateKey(t *testing.T, s *suite) {
 	require.Equal(t, a, got, "a failed insert leaves the stored record alone")
 }
 
+// crudDuplicateUnique: a unique value already taken is ErrConflict, on
+// insert and on update, and the violation names the unique index; once
+// its record is deleted, the value is free again.
 func crudDuplicateUnique(t *testing.T, s *suite) {
 	e := s.open(t)
 	e.need(t, driver.CapUniqueIndexes)
-	a := Account{Email: "same@example.com", Name: "A"}
+	a := Member{Email: "same@example.com", Handle: "a", Name: "A"}
 	insert(t, e, &a)
-	b := Account{Email: "same@example.com", Name: "B"}
+	b := Member{Email: "same@example.com", Handle: "b", Name: "B"}
 	err := e.r.Insert(e.ctx, &b)
 	require.ErrorIs(t, err, repo.ErrConflict)
 	var ce *driver.ConstraintError
 	require.ErrorAs(t, err, &ce, "a unique violation is a *driver.ConstraintError")
-	require.Equal(t, "conformance_accounts_email_key", ce.Name, "the constraint is the unique index's name")
-	awaitCount[Account](t, e, repo.Where("email", repo.Eq, "same@example.com"), 1)
-	var got Account
+	require.Equal(t, memberEmailKey, ce.Name, "the constraint is the unique index's name")
+	awaitCount[Member](t, e, repo.Where("email", repo.Eq, "same@example.com"), 1)
+	var got Member
 	require.NoError(t, e.r.GetBy(e.ctx, &got, repo.Where("email", repo.Eq, "same@example.com")))
 	require.Equal(t, a, got)
 
 	// An update that collides is refused too, and changes nothing.
-	c := Account{Email: "c@example.com", Name: "C"}
+	c := Member{Email: "c@example.com", Handle: "c", Name: "C"}
 	insert(t, e, &c)
 	c2 := c
 	c2.Email = "same@example.com"
 	require.ErrorIs(t, e.r.Update(e.ctx, &c2), repo.ErrConflict)
 	require.NoError(t, e.r.Get(e.ctx, &got, c.ID))
 	require.Equal(t, c, got)
+
+	// A deleted record's unique values can be reused.
+	require.NoError(t, e.r.Delete(e.ctx, &a))
+	a2 := Member{Email: "same@example.com", Handle: "a", Name: "A again"}
+	require.NoError(t, e.r.Insert(e.ctx, &a2), "a deleted record's unique values can be reused")
+	require.NotEqual(t, a.ID, a2.ID)
 }
 
 func crudDuplicateUniqueChangeset(t *testing.T, s *suite) {
 	e := s.open(t)
 	e.need(t, driver.CapUniqueIndexes)
-	insert(t, e, &Account{Email: "taken@example.com", Name: "A"})
-	var b Account
-	cs := schema.Cast(&b, map[string]any{"email": "taken@example.com", "name": "B"}, "email", "name").
+	insert(t, e, &Member{Email: "taken@example.com", Handle: "a", Name: "A"})
+	var b Member
+	cs := schema.Cast(&b, map[string]any{"email": "taken@example.com", "handle": "b", "name": "B"}, "email", "handle", "name").
 		ValidateRequired("email")
 	require.True(t, cs.Valid())
 	err := e.r.Insert(e.ctx, cs)
@@ -163,19 +174,76 @@ func crudDuplicateUniqueChangeset(t *testing.T, s *suite) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, []schema.FieldError{{Field: "email", Message: "has already been taken", Rule: "unique"}}, ce.Errors)
 	require.NotNil(t, ce.Constraint)
-	require.Equal(t, "conformance_accounts_email_key", ce.Constraint.Name)
+	require.Equal(t, memberEmailKey, ce.Constraint.Name)
 	require.False(t, cs.Valid())
 	require.Equal(t, ce.Errors, cs.Errors())
-	awaitCount[Account](t, e, repo.Where("email", repo.Eq, "taken@example.com"), 1)
+	awaitCount[Member](t, e, repo.Where("email", repo.Eq, "taken@example.com"), 1)
 
 	// An update through a changeset maps the violation the same way.
-	c := Account{Email: "c@example.com", Name: "C"}
+	c := Member{Email: "c@example.com", Handle: "c", Name: "C"}
 	insert(t, e, &c)
 	cs = schema.NewChangeset(&c).Put("email", "taken@example.com")
 	err = e.r.Update(e.ctx, cs)
 	require.ErrorIs(t, err, repo.ErrConflict)
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, []schema.FieldError{{Field: "email", Message: "has already been taken", Rule: "unique"}}, ce.Errors)
+}
+
+// crudUniqueUnsupported: a store without CapUniqueIndexes cannot keep
+// duplicates out, so the portable layer refuses every write to a schema
+// with a unique index (inserts, changesets, InsertAll, upserts, updates)
+// with ErrUnsupported naming the index, before the store is called and
+// whether or not the write would collide. On a store with unique indexes
+// it is checked through a view of the store without them.
+func crudUniqueUnsupported(t *testing.T, s *suite) {
+	e := s.open(t)
+	unique := e.caps.Has(driver.CapUniqueIndexes)
+	r, writes := e.countingWrites(t, driver.CapUniqueIndexes)
+	require.False(t, r.Capabilities().Has(driver.CapUniqueIndexes))
+	// A stored record to collide with and to update, where the store can
+	// hold one; elsewhere the update is of a record that was never stored,
+	// and must be refused all the same (not ErrNotFound).
+	existing := Member{ID: 1, Email: "a@example.com", Handle: "a", Name: "A", Version: 1}
+	if unique {
+		insert(t, e, &existing)
+	}
+	refused := func(r *repo.Repo, view string) {
+		t.Helper()
+		calls := []call{
+			{"Insert", func() error { return r.Insert(e.ctx, &Member{ID: 2, Email: "new@example.com", Handle: "new"}) }},
+			{"Insert of a duplicate", func() error { return r.Insert(e.ctx, &Member{ID: 3, Email: existing.Email, Handle: "dup"}) }},
+			{"Insert changeset", func() error {
+				return r.Insert(e.ctx, schema.Cast(&Member{ID: 4}, map[string]any{"email": "cs@example.com", "handle": "cs"}, "email", "handle"))
+			}},
+			{"InsertAll", func() error {
+				return r.InsertAll(e.ctx, []Member{{ID: 5, Email: "all@example.com", Handle: "all"}})
+			}},
+			{"Insert OnConflictDoNothing", func() error {
+				return r.Insert(e.ctx, &Member{ID: existing.ID, Email: "x@example.com", Handle: "x"}, repo.OnConflictDoNothing())
+			}},
+			{"Update", func() error { cp := existing; cp.Name = "changed"; return r.Update(e.ctx, &cp) }},
+			{"Update changeset", func() error { cp := existing; return r.Update(e.ctx, schema.NewChangeset(&cp).Put("name", "changed")) }},
+		}
+		for _, c := range calls {
+			err := noPanic(t, c.what, c.fn)
+			require.ErrorIs(t, err, repo.ErrUnsupported, "%s (%s) of a schema with unique indexes, without %s", c.what, view, driver.CapUniqueIndexes)
+			require.NotErrorIs(t, err, repo.ErrNotFound, "%s (%s)", c.what, view)
+			msg := err.Error()
+			require.True(t, strings.Contains(msg, memberEmailKey) || strings.Contains(msg, memberHandleKey),
+				"%s (%s): the error names the unique index: %v", c.what, view, err)
+		}
+	}
+	refused(r, "a view that counts the writes reaching the store")
+	if !unique {
+		refused(e.r, "this store")
+	}
+	require.Zero(t, writes.Load(), "writes refused for want of unique indexes reached the store")
+	if unique {
+		var got Member
+		require.NoError(t, e.r.Get(e.ctx, &got, existing.ID))
+		require.Equal(t, existing, got, "the refused writes changed nothing")
+		awaitCount[Member](t, e, everything[Member](), 1)
+	}
 }
 
 func crudUpdateStruct(t *testing.T, s *suite) {
@@ -284,7 +352,7 @@ func crudDelete(t *testing.T, s *suite) {
 
 	// The key is free again.
 	a2 := Account{ID: a.ID, Email: "a@example.com", Name: "A again"}
-	require.NoError(t, e.r.Insert(e.ctx, &a2), "a deleted record's key and unique values can be reused")
+	require.NoError(t, e.r.Insert(e.ctx, &a2), "a deleted record's key can be reused")
 }
 
 func crudReload(t *testing.T, s *suite) {

@@ -38,7 +38,11 @@
 // fixtures.go; their names start with "conformance_") in every new repo:
 // through [driver.Migrator] with [driver.CreateCollection] (IfNotExists
 // set) when the adapter implements it, and otherwise it expects
-// collections to exist on first use.
+// collections to exist on first use. Only one fixture, Member, has unique
+// indexes, and only the cases about unique indexes write it; its
+// collection is created only where the adapter has unique-indexes (a
+// store that lacks them may refuse to create one), so every other case
+// runs on such a store.
 //
 // Run a part of the suite with go test's -run flag:
 //
@@ -55,33 +59,53 @@
 // wrote until it shows the write, up to that bound, and never sleeps.
 // Reads by primary key must still see the caller's own writes, and a few
 // checks that only hold under strong consistency (exactly one winner among
-// concurrent updates of one version; a max field never read lower than
-// before) are made only without it.
+// concurrent inserts of one key or updates of one version; a max field
+// never read lower than before) are made only without it.
 //
 // # Capabilities
 //
 // [driver.Capabilities] decide what is skipped; the skip message names the
 // missing capability ("adapter lacks capability transactions"):
 //
-//	transactions      Transactions/* except Unsupported; Context/CanceledInTransaction;
-//	                  Upserts/DoNothingInTransaction
-//	savepoints        Transactions/Savepoints
+//	transactions        Transactions/* except Unsupported; Context/CanceledInTransaction;
+//	                    Upserts/DoNothingInTransaction
+//	savepoints          Transactions/Savepoints
 //	list-all,
-//	unindexed-filter  queries without a condition on an indexed field, and
-//	                  orders by unindexed fields, run with FullScan; without
-//	                  list-all and full-scan, the cases that need them skip
-//	                  (after running their indexed queries)
-//	offset            the Offset part of Queries/LimitOffset
-//	upsert            Upserts/Replace*, Upserts/NoConflictInserts; without it
-//	                  Upserts/DoNothingInTransaction checks the refusal only
-//	aggregates        Aggregates/* except Unsupported
-//	batch-insert      the atomicity part of CRUD/InsertAllAtomic
-//	unique-indexes    unique-field conflicts (CRUD/DuplicateUnique*,
-//	                  Upserts on a unique target, also in a transaction)
+//	unindexed-filter    queries without a condition on an indexed field, and
+//	                    orders by unindexed fields, run with FullScan; without
+//	                    list-all and full-scan, the cases that need them skip
+//	                    (after running their indexed queries)
+//	offset              the Offset part of Queries/LimitOffset
+//	upsert              Upserts/Replace*, Upserts/NoConflictInserts; without it
+//	                    Upserts/DoNothingInTransaction checks the refusal only
+//	aggregates          Aggregates/* except Unsupported
+//	batch-insert        the atomicity part of CRUD/InsertAllAtomic
+//	unique-indexes      CRUD/DuplicateUnique, CRUD/DuplicateUniqueChangeset,
+//	                    Upserts/DoNothingUnique, Upserts/DoNothingOtherConflict,
+//	                    Upserts/ReplaceAllUniqueTarget,
+//	                    Upserts/ReplaceFieldsUniqueTarget,
+//	                    Upserts/ReplaceOtherConflict; without it the unique
+//	                    parts of Upserts/DoNothingInTransaction and of the
+//	                    rollbacks in Transactions/RollbackOnError,
+//	                    RollbackOnPanic and Savepoints (a rolled-back insert
+//	                    frees its unique values) are left out
+//	conditional-writes  nothing skips; Locking/ConcurrentUpdates and
+//	                    Locking/ConcurrentInserts check a weaker outcome:
+//	                    instead of exactly one winner (and its write stored),
+//	                    every racing write succeeds or is ErrStale
+//	                    (ErrConflict), at least one succeeds, and every
+//	                    reader then agrees on one successful write
 //
-// The cases named Unsupported (and Queries/IndexedOrFullScan) run on every
-// adapter: an adapter that lacks the capability must refuse with
-// ErrUnsupported, and for one that has it the suite checks the portable
+// No other case writes a schema with a unique index, so all of them run on
+// a store without unique-indexes; sequential duplicate-key and
+// stale-version checks (CRUD/DuplicatePrimaryKey, Locking/Stale*, and the
+// checks after each race) run without conditional-writes.
+//
+// The cases named Unsupported, CRUD/UniqueUnsupported and
+// Queries/IndexedOrFullScan run on every adapter: an adapter that lacks the
+// capability must refuse with ErrUnsupported (for unique-indexes: every
+// write to a schema with a unique index, naming the index, before the
+// store is called), and for one that has it the suite checks the portable
 // layer's refusal through a view of the adapter that declares less.
 //
 // # Areas
@@ -91,8 +115,11 @@
 //
 //   - Harness: repos do not share data; NewRepo passes its options on.
 //   - CRUD: insert and get (a generated snowflake ID, timestamps, version 1);
-//     not found; duplicate primary keys and unique values are ErrConflict, and
-//     field errors ("has already been taken") through a changeset; updates by
+//     not found; duplicate primary keys and unique values are ErrConflict
+//     (naming the unique index), and field errors ("has already been taken")
+//     through a changeset, on insert and update; a deleted record's unique
+//     values are free again; without unique-indexes, writes to a schema with
+//     a unique index are ErrUnsupported; updates by
 //     struct (a replacement) and by changeset (only the changed fields: two
 //     changesets from one stale copy both survive); updates and deletes of
 //     missing records; Reload, InsertAll (atomic with batch-insert), Exists,
@@ -124,7 +151,9 @@
 //     value, order or schema) or a malformed one is ErrInvalid.
 //   - Locking: versions count updates; stale updates and deletes are
 //     ErrStale and keep the newer data; of concurrent updates of one
-//     version, one wins.
+//     version, and of concurrent inserts of one key, one wins (with
+//     conditional-writes exactly one; see Capabilities), and afterwards the
+//     version before the race is stale and the key taken.
 //   - Merge: concurrent counter increments (8×200) add up exactly;
 //     concurrent set additions and removals lose nothing; a max field keeps
 //     the greatest value and never decreases; concurrent last-writer-wins
@@ -165,9 +194,9 @@
 //     error, existing record and argument kept; in a transaction the
 //     duplicate is skipped and later writes and the commit succeed, and
 //     without upsert it is ErrUnsupported), OnConflictReplaceAll and
-//     OnConflictReplace (the version increments, inserted_at stays), and a
-//     conflict on another unique index than the target is still
-//     ErrConflict.
+//     OnConflictReplace (on the key or a unique field; the version
+//     increments, inserted_at stays), and a conflict on another unique
+//     index than the target is still ErrConflict.
 //   - Aggregates: Sum, Avg, Min and Max with filters, over ints, floats,
 //     times, strings and nullable fields (NULLs ignored); over nothing, Sum
 //     is 0 and the others nil.

@@ -10,13 +10,19 @@ import (
 // collections in each fresh repo (through driver.Migrator, when the
 // adapter has one). Their collection names start with "conformance_" so
 // that they are easy to recognise in a store.
+//
+// Only Member has unique fields, and only the cases about unique indexes
+// write it: a store without CapUniqueIndexes refuses every write to a
+// schema with a unique index (rather than let duplicates in), so the
+// general-purpose fixtures have none, and every other case runs there.
 
-// Account is a record with a generated key, a unique field, a version field
-// and timestamps: CRUD, optimistic locking, transactions, context.
+// Account is a record with a generated key, a version field and
+// timestamps: CRUD, optimistic locking, transactions, context. Its email
+// is indexed, not unique (unique values: Member).
 type Account struct {
 	_       struct{} `strata:"table=conformance_accounts"`
 	ID      int64    `strata:"id,pk"`
-	Email   string   `strata:"email,unique"`
+	Email   string   `strata:"email,index"`
 	Name    string   `strata:"name,index"`
 	Age     int      `strata:"age"`
 	Bio     *string  `strata:"bio"`
@@ -145,7 +151,24 @@ type Profile struct {
 	Bio      string   `strata:"bio"`
 }
 
-// Member has two unique fields, a version and timestamps: upserts.
+// Visitor has a version and timestamps and no unique field: upserts on
+// the primary key. Its email is indexed, not unique.
+type Visitor struct {
+	_       struct{} `strata:"table=conformance_visitors"`
+	ID      int64    `strata:"id,pk"`
+	Email   string   `strata:"email,index"`
+	Handle  string   `strata:"handle"`
+	Name    string   `strata:"name"`
+	Visits  int64    `strata:"visits"`
+	Version int64    `strata:"version,version"`
+	schema.Timestamps
+}
+
+// Member has two unique fields (their indexes are
+// conformance_members_email_key and conformance_members_handle_key), a
+// version and timestamps: the cases about unique indexes, and only they,
+// write it. Its collection is created only in stores with
+// CapUniqueIndexes.
 type Member struct {
 	_       struct{} `strata:"table=conformance_members"`
 	ID      int64    `strata:"id,pk"`
@@ -188,9 +211,31 @@ type BadAssoc struct {
 	Note  *string `strata:"note"`
 }
 
-// fixtureSchemas are the schemas whose collections every repo gets.
+// fixtureSchemas are the schemas whose collections every repo gets (those
+// with a unique index, Member, only where the store has
+// CapUniqueIndexes).
 var fixtureSchemas = []func() (*schema.Schema, error){
 	schema.Of[Account], schema.Of[Setting], schema.Of[Item], schema.Of[Kinds], schema.Of[Stats],
-	schema.Of[Author], schema.Of[Post], schema.Of[Comment], schema.Of[Profile], schema.Of[Member],
-	schema.Of[Dynamic],
+	schema.Of[Author], schema.Of[Post], schema.Of[Comment], schema.Of[Profile], schema.Of[Visitor],
+	schema.Of[Member], schema.Of[Dynamic],
+}
+
+// The unique indexes of Member.
+const (
+	memberEmailKey  = "conformance_members_email_key"
+	memberHandleKey = "conformance_members_handle_key"
+)
+
+// uniqueCollection is the collection of Member, the one fixture with
+// unique indexes.
+const uniqueCollection = "conformance_members"
+
+// hasUnique reports whether s has a unique index.
+func hasUnique(s *schema.Schema) bool {
+	for _, ix := range s.Collection.Indexes {
+		if ix.Unique {
+			return true
+		}
+	}
+	return false
 }

@@ -3,8 +3,8 @@ package schema
 import (
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode"
 

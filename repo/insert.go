@@ -77,8 +77,8 @@ func (r *Repo) Insert(ctx context.Context, v any, opts ...InsertOption) (err err
 		cs = new(schema.Changeset) // its Err says what is wrong
 	}
 	var rows int
-	ctx, done := r.begin(ctx, "insert", csName(cs))
-	defer done(&rows, &err)
+	ctx, obs := r.begin(ctx, "insert", csName(cs))
+	defer obs.end(&rows, &err)
 	if err := cs.Err(); err != nil {
 		return wrap("insert", csName(cs), err)
 	}
@@ -251,8 +251,8 @@ func (r *Repo) newKey() (any, error) {
 func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
 	elems, s, err := structsOf("insert_all", v)
 	rows := 0
-	ctx, done := r.begin(ctx, "insert_all", nameOf(s))
-	defer done(&rows, &err)
+	ctx, obs := r.begin(ctx, "insert_all", nameOf(s))
+	defer obs.end(&rows, &err)
 	if err != nil {
 		return err
 	}

@@ -42,44 +42,57 @@ type Tracer func(ctx context.Context, op, schema string) (context.Context, func(
 // WithTracer starts a span around every repo call; see Tracer.
 func WithTracer(t Tracer) Option { return func(c *config) { c.tracer = t } }
 
-// noEnd ends a call that nothing observes, without allocating.
-func noEnd(*int, *error) {}
+// call is one instrumented repo call; see begin.
+type call struct {
+	r        *Repo // nil when nothing observes the call
+	ctx      context.Context
+	op, coll string
+	start    time.Time
+	endSpan  func(error)
+}
 
 // begin starts the instrumentation of a call: it returns the context to
-// run the call with and the function to end it with, as
+// run the call with and the call to end, as
 //
-//	ctx, done := r.begin(ctx, "get", s.Name())
-//	defer done(&rows, &err)
+//	ctx, obs := r.begin(ctx, "get", s.Name())
+//	defer obs.end(&rows, &err)
 //
-// rows may be nil.
-func (r *Repo) begin(ctx context.Context, op, coll string) (context.Context, func(rows *int, errp *error)) {
+// rows may be nil. (A value with a method, not a closure, so that &err
+// does not escape when nothing observes the call.)
+func (r *Repo) begin(ctx context.Context, op, coll string) (context.Context, call) {
 	if r.obs == nil && r.log == nil && r.tracer == nil {
-		return ctx, noEnd
+		return ctx, call{}
 	}
-	start := time.Now()
-	var endSpan func(error)
+	c := call{r: r, op: op, coll: coll, start: time.Now()}
 	if r.tracer != nil {
-		ctx, endSpan = r.tracer(ctx, op, coll)
+		ctx, c.endSpan = r.tracer(ctx, op, coll)
 	}
-	return ctx, func(rows *int, errp *error) {
-		e := Event{Op: op, Schema: coll, Start: start, Duration: time.Since(start), Err: *errp}
-		if rows != nil {
-			e.Rows = *rows
+	c.ctx = ctx
+	return ctx, c
+}
+
+// end reports the call to the tracer, the observer and the logger.
+func (c call) end(rows *int, errp *error) {
+	if c.r == nil {
+		return
+	}
+	e := Event{Op: c.op, Schema: c.coll, Start: c.start, Duration: time.Since(c.start), Err: *errp}
+	if rows != nil {
+		e.Rows = *rows
+	}
+	if c.endSpan != nil {
+		c.endSpan(e.Err)
+	}
+	if c.r.obs != nil {
+		c.r.obs(c.ctx, e)
+	}
+	if c.r.log != nil {
+		level := slog.LevelDebug
+		if e.Err != nil && !errors.Is(e.Err, ErrNotFound) {
+			level = slog.LevelWarn
 		}
-		if endSpan != nil {
-			endSpan(e.Err)
-		}
-		if r.obs != nil {
-			r.obs(ctx, e)
-		}
-		if r.log != nil {
-			level := slog.LevelDebug
-			if e.Err != nil && !errors.Is(e.Err, ErrNotFound) {
-				level = slog.LevelWarn
-			}
-			r.log.LogAttrs(ctx, level, "strata "+op, slog.String("schema", coll), slog.Duration("duration", e.Duration),
-				slog.Int("rows", e.Rows), slog.Any("error", e.Err))
-		}
+		c.r.log.LogAttrs(c.ctx, level, "strata "+c.op, slog.String("schema", c.coll), slog.Duration("duration", e.Duration),
+			slog.Int("rows", e.Rows), slog.Any("error", e.Err))
 	}
 }
 

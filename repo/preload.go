@@ -140,8 +140,8 @@ func (r *Repo) loadRelated(ctx context.Context, rel *schema.Schema, field *schem
 		return nil, nil
 	}
 	n := 0
-	ctx, done := r.begin(ctx, "query", rel.Name())
-	defer done(&n, &err)
+	ctx, obs := r.begin(ctx, "query", rel.Name())
+	defer obs.end(&n, &err)
 	q := &driver.Query{
 		Filters: []driver.Filter{{Field: field.Pos, Op: driver.In, Value: keys}},
 		Order:   []driver.Order{{Field: rel.Key.Pos}},

@@ -15,8 +15,8 @@ import (
 // any size for an int key). A missing record is ErrNotFound.
 func (r *Repo) Get(ctx context.Context, dst any, key any) (err error) {
 	s, v, err := target("get", dst)
-	ctx, done := r.begin(ctx, "get", nameOf(s))
-	defer done(nil, &err)
+	ctx, obs := r.begin(ctx, "get", nameOf(s))
+	defer obs.end(nil, &err)
 	if err != nil {
 		return err
 	}
@@ -63,8 +63,8 @@ func (r *Repo) GetBy(ctx context.Context, dst any, q Query) error {
 func (r *Repo) first(ctx context.Context, op string, dst any, q Query, only bool) (err error) {
 	s, v, err := target(op, dst)
 	n := 0
-	ctx, done := r.begin(ctx, "query", nameOf(s))
-	defer done(&n, &err)
+	ctx, obs := r.begin(ctx, "query", nameOf(s))
+	defer obs.end(&n, &err)
 	if err != nil {
 		return err
 	}
@@ -117,8 +117,8 @@ func Stream[T any](ctx context.Context, r *Repo, q Query) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
 		s, err := structOf[T]()
 		n := 0
-		ctx, done := r.begin(ctx, "query", nameOf(s))
-		defer done(&n, &err)
+		ctx, obs := r.begin(ctx, "query", nameOf(s))
+		defer obs.end(&n, &err)
 		if err != nil {
 			err = fmt.Errorf("strata: query: %w", err)
 			yield(nil, err)
@@ -166,8 +166,8 @@ type Page[T any] struct {
 func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err error) {
 	s, err := structOf[T]()
 	n := 0
-	ctx, done := r.begin(ctx, "query", nameOf(s))
-	defer done(&n, &err)
+	ctx, obs := r.begin(ctx, "query", nameOf(s))
+	defer obs.end(&n, &err)
 	if err != nil {
 		return p, fmt.Errorf("strata: paginate: %w", err)
 	}
@@ -205,8 +205,8 @@ func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err erro
 // Count returns how many records of schema T q selects.
 func Count[T any](ctx context.Context, r *Repo, q Query) (n int64, err error) {
 	s, err := schema.Of[T]()
-	ctx, done := r.begin(ctx, "count", nameOf(s))
-	defer done(nil, &err)
+	ctx, obs := r.begin(ctx, "count", nameOf(s))
+	defer obs.end(nil, &err)
 	if err != nil {
 		return 0, fmt.Errorf("strata: count: %w", err)
 	}
@@ -243,8 +243,8 @@ const (
 // selects. It needs CapAggregates.
 func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field string) (res any, err error) {
 	s, err := schema.Of[T]()
-	ctx, done := r.begin(ctx, "aggregate", nameOf(s))
-	defer done(nil, &err)
+	ctx, obs := r.begin(ctx, "aggregate", nameOf(s))
+	defer obs.end(nil, &err)
 	if err != nil {
 		return nil, fmt.Errorf("strata: aggregate: %w", err)
 	}

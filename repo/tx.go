@@ -50,8 +50,8 @@ func (r *Repo) Transaction(ctx context.Context, fn func(tx *Repo) error, opts ..
 	if r.tx != nil {
 		return r.nested(ctx, fn)
 	}
-	ctx, done := r.begin(ctx, "transaction", "")
-	defer done(nil, &err)
+	ctx, obs := r.begin(ctx, "transaction", "")
+	defer obs.end(nil, &err)
 	t, ok := r.a.(driver.Transactor)
 	if !ok || !r.caps.Has(driver.CapTransactions) {
 		return wrap("transaction", "", fmt.Errorf("%w: this store has no transactions; write each record atomically, or route this schema to a CP store", ErrUnsupported))

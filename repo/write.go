@@ -32,8 +32,8 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		cs = new(schema.Changeset) // its Err says what is wrong
 	}
 	rows := 0
-	ctx, done := r.begin(ctx, "update", csName(cs))
-	defer done(&rows, &err)
+	ctx, obs := r.begin(ctx, "update", csName(cs))
+	defer obs.end(&rows, &err)
 	if err := cs.Err(); err != nil {
 		return wrap("update", csName(cs), err)
 	}
@@ -104,8 +104,8 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 func (r *Repo) Delete(ctx context.Context, v any) (err error) {
 	s, data, err := target("delete", v)
 	rows := 0
-	ctx, done := r.begin(ctx, "delete", nameOf(s))
-	defer done(&rows, &err)
+	ctx, obs := r.begin(ctx, "delete", nameOf(s))
+	defer obs.end(&rows, &err)
 	if err != nil {
 		return err
 	}
@@ -139,8 +139,8 @@ func DeleteAll[T any](ctx context.Context, r *Repo, q Query) (n int64, err error
 		return 0, fmt.Errorf("strata: delete_all: %w", err)
 	}
 	rows := 0
-	ctx, done := r.begin(ctx, "delete_all", s.Name())
-	defer done(&rows, &err)
+	ctx, obs := r.begin(ctx, "delete_all", s.Name())
+	defer obs.end(&rows, &err)
 	if q.limit != 0 || q.offset != 0 || q.orderBy != nil || q.fields != nil || q.after != "" {
 		return 0, wrap("delete_all", s.Name(), fmt.Errorf("%w: DeleteAll takes conditions only (no order, limit, offset, select or cursor)", ErrInvalid))
 	}

@@ -82,3 +82,25 @@ func (AlterField) migrationOp()       {}
 func (CreateIndex) migrationOp()      {}
 func (DropIndex) migrationOp()        {}
 func (Exec) migrationOp()             {}
+
+// Locker is implemented by adapters that can hold a named, store-wide lock
+// across processes (PostgreSQL's advisory locks, MariaDB's GET_LOCK, an
+// exclusive transaction in SQLite, a leased key in Redis). Package migrate
+// holds one while it migrates, so that two app nodes never migrate at once.
+type Locker interface {
+	// Lock blocks until it holds the lock or ctx ends (then it returns an
+	// error wrapping ctx.Err()). The returned function releases the lock;
+	// the lock is also released if the process dies.
+	Lock(ctx context.Context, name string) (unlock func() error, err error)
+}
+
+// Planner is implemented by migrators that can tell what an operation
+// would run (the SQL statements, say) without running it, for dry runs.
+type Planner interface {
+	Plan(op MigrationOp) ([]string, error)
+}
+
+// A Tx of a store whose schema changes are transactional (PostgreSQL,
+// SQLite) may implement Migrator too: package migrate then applies each
+// migration and its history record in one transaction, so a failed
+// migration leaves nothing half-done.

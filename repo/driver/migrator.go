@@ -7,6 +7,11 @@ import "context"
 // secondary indexes, schemaless stores may accept the operations and do
 // nothing. Package migrate drives it; the conformance suite uses it to
 // create each fixture's collections.
+//
+// A Tx of a store whose schema changes are transactional (PostgreSQL,
+// SQLite) may implement Migrator too: package migrate then applies each
+// migration and its history record in one transaction, so a failed
+// migration leaves nothing half-done.
 type Migrator interface {
 	// Migrate applies one operation. Operations a store has no use for
 	// succeed without effect; operations it cannot perform are
@@ -99,8 +104,3 @@ type Locker interface {
 type Planner interface {
 	Plan(op MigrationOp) ([]string, error)
 }
-
-// A Tx of a store whose schema changes are transactional (PostgreSQL,
-// SQLite) may implement Migrator too: package migrate then applies each
-// migration and its history record in one transaction, so a failed
-// migration leaves nothing half-done.

@@ -50,7 +50,7 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		}
 	} else {
 		for _, f := range s.Fields {
-			if f == s.Key || f == s.InsertedAt || f == s.Version || f.Merge == driver.MergeCounter || f.Merge == driver.MergeSet {
+			if f == s.Key || f == s.InsertedAt || f == s.UpdatedAt || f == s.Version || f.Merge == driver.MergeCounter || f.Merge == driver.MergeSet {
 				continue
 			}
 			val, err := f.Value(data)
@@ -69,13 +69,19 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		return wrap("update", s.Name(), err)
 	}
 	u := driver.Update{Key: key, Meta: s.Meta(data)}
+	stamped := false
 	for _, c := range changes {
-		if c.Field == s.Key {
+		switch c.Field {
+		case s.Key:
 			return wrap("update", s.Name(), fmt.Errorf("%w: the primary key %s cannot change", ErrInvalid, s.Key))
+		case s.Version:
+			return wrap("update", s.Name(), fmt.Errorf("%w: the version %s is the repo's to change", ErrInvalid, s.Version))
+		case s.UpdatedAt:
+			stamped = true
 		}
 		u.Changes = append(u.Changes, driver.Change{Field: c.Field.Pos, Op: c.Op, Value: c.Value})
 	}
-	if s.UpdatedAt != nil {
+	if s.UpdatedAt != nil && !stamped {
 		u.Changes = append(u.Changes, driver.Change{Field: s.UpdatedAt.Pos, Op: driver.Set, Value: r.timestamp()})
 	}
 	if s.Version != nil {

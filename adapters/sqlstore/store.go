@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -200,6 +201,10 @@ func (s store) Query(ctx context.Context, c *driver.Collection, q *driver.Query)
 		}
 		defer rows.Close()
 		for rows.Next() {
+			if err := ctx.Err(); err != nil { // drivers may have the rows already
+				yield(driver.Record{}, s.errorf("query", c, nil, err))
+				return
+			}
 			rec, err := s.scan(rows, c, q.Fields)
 			if err != nil {
 				yield(driver.Record{}, s.errorf("query", c, nil, err))
@@ -403,7 +408,9 @@ func (s store) updateLocked(ctx context.Context, c *driver.Collection, u driver.
 			next[ch.Field] = v
 		}
 		for _, ch := range u.Changes {
-			sets = append(sets, driver.Change{Field: ch.Field, Op: driver.Set, Value: next[ch.Field]})
+			if !slices.ContainsFunc(sets, func(x driver.Change) bool { return x.Field == ch.Field }) {
+				sets = append(sets, driver.Change{Field: ch.Field, Op: driver.Set, Value: next[ch.Field]})
+			}
 		}
 		var st stmt
 		s.updateSQL(&st, c, driver.Update{Key: u.Key, Changes: sets})

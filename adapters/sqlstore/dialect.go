@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,6 +141,13 @@ func (d Dialect) encode(k driver.Kind, v any) any {
 			return x.UTC().Format("2006-01-02 15:04:05.000000")
 		}
 		return x.UTC()
+	case float64:
+		if d == MySQL {
+			// bun writes floats in positional notation, which MariaDB reads
+			// as a DECIMAL of at most 65 digits; in exponent form it reads
+			// a DOUBLE.
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
 	case bool:
 		if d == SQLite {
 			if x {

@@ -274,7 +274,14 @@ func (s store) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Qu
 	case driver.AggSum:
 		expr = "SUM(?)"
 	case driver.AggAvg:
-		expr = "AVG(?)"
+		switch s.d { // an average of integers in floating point, not DECIMAL
+		case Postgres:
+			expr = "AVG(CAST(? AS DOUBLE PRECISION))"
+		case MySQL:
+			expr = "AVG(CAST(? AS DOUBLE))"
+		default:
+			expr = "AVG(?)"
+		}
 	case driver.AggMin:
 		expr = "MIN(?)"
 	case driver.AggMax:

@@ -9,8 +9,9 @@ import (
 )
 
 // Adapter is an in-memory store. It implements driver.Adapter,
-// driver.Transactor, driver.Aggregator, driver.BatchInserter and
-// driver.Migrator, and is safe for concurrent use. Create one with New.
+// driver.Transactor, driver.Aggregator, driver.BatchInserter,
+// driver.Migrator and driver.Locker, and is safe for concurrent use.
+// Create one with New.
 type Adapter struct {
 	store
 
@@ -20,6 +21,8 @@ type Adapter struct {
 	// clock is the revision of the last committed write.
 	clock  uint64
 	closed bool
+
+	locks lockSet // named locks (Lock), guarded by their own mutex
 }
 
 var (

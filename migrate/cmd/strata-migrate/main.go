@@ -3,8 +3,9 @@
 // migrations: an app builds its own command, the same few lines with its
 // own migrations compiled in (see package migrate).
 //
-//	go run ./migrate/cmd/strata-migrate --url memory:// status
-//	go run ./migrate/cmd/strata-migrate --url memory:// --dry-run up
+//	go run ./migrate/cmd/strata-migrate --url sqlite:///tmp/demo.db up
+//	go run ./migrate/cmd/strata-migrate --url sqlite:///tmp/demo.db status
+//	go run ./migrate/cmd/strata-migrate --url postgres://… --dry-run down 1
 //
 // Every memory:// URL opens a new, empty store, so with it each command
 // starts from nothing.
@@ -13,15 +14,10 @@ package main
 import (
 	"os"
 
-	// The adapters whose URL schemes the command opens. Import each one
-	// here once it is finished (the SQL adapter is being written in
-	// adapters/sqlstore, "adapters/sql" in DESIGN.md; Redis and Riak come
-	// later):
-	//
-	//	_ "github.com/strata-go/strata/adapters/sqlstore" // sqlite://, postgres://, mysql://
-	//	_ "github.com/strata-go/strata/adapters/redis"    // redis://
-	//	_ "github.com/strata-go/strata/adapters/riak"     // riak://
-	_ "github.com/strata-go/strata/adapters/memory" // memory://
+	// The adapters whose URL schemes the command opens (Redis and Riak
+	// join when they exist).
+	_ "github.com/strata-go/strata/adapters/memory"   // memory://
+	_ "github.com/strata-go/strata/adapters/sqlstore" // sqlite://, postgres://, mysql://
 	"github.com/strata-go/strata/migrate"
 )
 

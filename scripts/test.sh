@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # scripts/test.sh — what `make test` runs: gofmt, vet, the whole suite under
 # the race detector, and a bounded run of every fuzz target (scripts/fuzz.sh).
+# The suites for PostgreSQL and MySQL get throwaway servers from
+# scripts/servers.sh, stopped and deleted when this script exits.
 #
 # Environment:
-#   STRATA_REQUIRE_SERVERS=1  a suite whose server is missing fails instead
-#                             of skipping (CI sets it)
+#   STRATA_REQUIRE_SERVERS=1  a server that cannot be installed or started,
+#                             or a suite whose server is missing, fails the
+#                             run instead of skipping (CI sets it)
+#   STRATA_POSTGRES_URL, STRATA_MYSQL_URL
+#                             use these servers instead of starting any
 #   FUZZTIME                  how long each fuzz target runs (default 5s)
 #   GOTESTFLAGS               extra flags for go test (e.g. -run, -v)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 GO=${GO:-go}
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -18,8 +25,14 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+echo "== servers"
+servers_start # the servers initialise while vet runs
+
 echo "== go vet"
 $GO vet ./...
+
+echo "== servers (waiting)"
+servers_wait
 
 echo "== go test -race"
 # shellcheck disable=SC2086

@@ -17,7 +17,7 @@ import (
 
 func TestConformanceSQLite(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, harness(func(t *testing.T) string {
+	conformance.Run(t, harness(func(t testing.TB) string {
 		return "sqlite://" + t.TempDir() + "/test.db"
 	}))
 }
@@ -33,7 +33,7 @@ func TestConformanceMySQL(t *testing.T) {
 }
 
 // harness opens a repo on the URL newURL gives for each case.
-func harness(newURL func(t *testing.T) string) conformance.Harness {
+func harness(newURL func(t testing.TB) string) conformance.Harness {
 	return conformance.HarnessFunc(func(t *testing.T, opts ...repo.Option) *repo.Repo {
 		a, err := sqlstore.Open(context.Background(), newURL(t))
 		if err != nil {
@@ -53,13 +53,13 @@ var namespaceSeq atomic.Int64
 // namespaces returns a function that creates a fresh PostgreSQL schema or
 // MySQL database for each case, dropped when the case ends, and returns
 // the URL of a connection to it.
-func namespaces(t *testing.T, serverURL, kind string) func(t *testing.T) string {
+func namespaces(t testing.TB, serverURL, kind string) func(t testing.TB) string {
 	admin, err := sqlstore.Open(context.Background(), serverURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	return func(t *testing.T) string {
+	return func(t testing.TB) string {
 		name := fmt.Sprintf("strata_t%d_%d", time.Now().UnixNano()%1e9, namespaceSeq.Add(1))
 		ctx := context.Background()
 		if _, err := admin.DB().ExecContext(ctx, "CREATE "+strings.ToUpper(kind)+" ?", ident(name)); err != nil {

@@ -43,8 +43,12 @@ func dialectURLs() map[string]func(t *testing.T) func(t testing.TB) string {
 		"sqlite": func(*testing.T) func(t testing.TB) string {
 			return func(t testing.TB) string { return "sqlite://" + t.TempDir() + "/m.db" }
 		},
-		"postgres": func(t *testing.T) func(t testing.TB) string { return namespaces(t, testservers.PostgresURL(t), "schema") },
-		"mysql":    func(t *testing.T) func(t testing.TB) string { return namespaces(t, testservers.MySQLURL(t), "database") },
+		"postgres": func(t *testing.T) func(t testing.TB) string {
+			return namespaces(t, testservers.PostgresURL(t), "schema")
+		},
+		"mysql": func(t *testing.T) func(t testing.TB) string {
+			return namespaces(t, testservers.MySQLURL(t), "database")
+		},
 	}
 }
 
@@ -127,7 +131,7 @@ func TestMigrationIsAtomicWhereDDLIsTransactional(t *testing.T) {
 			ctx := context.Background()
 			r := harness(urls(t)).NewRepo(t)
 			ms, err := migrate.NewMigrations(migrate.Migration{Version: 1, Name: "half",
-				Up: []migrate.Op{migrate.CreateTableFor[Author](), migrate.SQL("THIS IS NOT SQL")},
+				Up:   []migrate.Op{migrate.CreateTableFor[Author](), migrate.SQL("THIS IS NOT SQL")},
 				Down: []migrate.Op{migrate.DropTableFor[Author]()}})
 			require.NoError(t, err)
 			m, err := migrate.New(r, ms)

@@ -89,7 +89,7 @@ func (a *Adapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: begin: %w", a.d.classify(nil, err))
 	}
-	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly}, tx: tx}
+	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly}, tx: tx, ctx: ctx}
 	if a.d == MySQL { // MySQL commits implicitly before a schema change
 		return t, nil
 	}

@@ -12,7 +12,8 @@ import (
 // Tx is a database transaction. Nested transactions are savepoints.
 type Tx struct {
 	store
-	tx bun.Tx
+	tx  bun.Tx
+	ctx context.Context // BeginTx's, which bounds the transaction
 }
 
 var (
@@ -25,6 +26,12 @@ var (
 // Commit commits the transaction. A serialization failure or deadlock is
 // ErrSerialization.
 func (t *Tx) Commit() error {
+	if err := t.ctx.Err(); err != nil {
+		// database/sql rolls back a transaction whose context ends, in the
+		// background: say why, whichever of the two gets here first.
+		t.tx.Rollback()
+		return fmt.Errorf("sqlstore: commit: transaction rolled back: %w", err)
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", t.d.txError(err))
 	}

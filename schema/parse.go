@@ -132,6 +132,9 @@ func (p *parser) walk(t reflect.Type, path []int) error {
 		if tg.name == "" {
 			tg.name = snake(sf.Name)
 		}
+		if !identifier(tg.name) {
+			return p.errorf(sf.Name, "stored name %q: use letters, digits and '_', not starting with a digit", tg.name)
+		}
 		if err := p.field(sf, idx, tg); err != nil {
 			return err
 		}
@@ -147,8 +150,8 @@ func (p *parser) schemaOptions(raw string) error {
 	for k, v := range tg.opts {
 		switch k {
 		case "table":
-			if v == "" {
-				return p.errorf("_", "table= needs a name")
+			if !identifier(v) {
+				return p.errorf("_", "table=%q: use letters, digits and '_', not starting with a digit", v)
 			}
 			p.table = v
 		case "consistency":
@@ -199,6 +202,9 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 	}
 	for _, k := range []string{"index", "unique"} {
 		if group, ok := tg.opts[k]; ok {
+			if group != "" && !identifier(group) {
+				return p.errorf(sf.Name, "%s=%q: use letters, digits and '_'", k, group)
+			}
 			if !kind.Scalar() {
 				return p.errorf(sf.Name, "%s on a %s field: only scalar fields can be indexed", k, kind)
 			}
@@ -393,6 +399,24 @@ func (p *parser) indexed(field string) bool {
 		}
 	}
 	return false
+}
+
+// identifier reports whether a stored name is a plain identifier, which
+// every store can use unquoted-safe: letters, digits and '_', not starting
+// with a digit.
+func identifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // snake converts a Go identifier to snake_case: "UserID" → "user_id",

@@ -172,6 +172,14 @@ func TestBadTags(t *testing.T) {
 	type floatKey struct {
 		ID float64
 	}
+	type dottedName struct {
+		ID int64
+		A  string `strata:"a.b"`
+	}
+	type badTable struct {
+		_  struct{} `strata:"table=x;y"`
+		ID int64
+	}
 	type indexJSON struct {
 		ID int64
 		M  map[string]int `strata:"m,index"`
@@ -196,6 +204,8 @@ func TestBadTags(t *testing.T) {
 		{badConsistency{}, "badConsistency", `consistency="strong"`},
 		{floatKey{}, "field ID", "primary key must be a plain string or integer"},
 		{indexJSON{}, "field M", "only scalar fields can be indexed"},
+		{dottedName{}, "field A", `stored name "a.b"`},
+		{badTable{}, "badTable", `table="x;y"`},
 	}
 	for _, c := range cases {
 		t.Run(c.struct_+"/"+c.msg, func(t *testing.T) {

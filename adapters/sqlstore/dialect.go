@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func (d Dialect) columnType(f driver.Field, indexed bool) string {
 		case f.Size > 0 && d != SQLite:
 			return fmt.Sprintf("VARCHAR(%d)%s", f.Size, d.binaryCollation())
 		case d == Postgres:
-			return `TEXT COLLATE "C"`
+			return "TEXT" + d.binaryCollation()
 		case d == MySQL && indexed:
 			return "VARCHAR(255)" + d.binaryCollation()
 		case d == MySQL:
@@ -107,11 +108,15 @@ func (d Dialect) columnType(f driver.Field, indexed bool) string {
 	return "TEXT"
 }
 
-// binaryCollation makes MySQL compare strings by code point, as every
-// other store does (byte order of UTF-8).
+// binaryCollation makes strings compare by code point (the byte order of
+// UTF-8), as driver.Compare does; SQLite's default BINARY already does.
 func (d Dialect) binaryCollation() string {
-	if d == MySQL {
-		return " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+	switch d {
+	case MySQL:
+		// nopad: 'a' and 'a ' are different strings, as everywhere else.
+		return " CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+	case Postgres:
+		return ` COLLATE "C"`
 	}
 	return ""
 }
@@ -262,7 +267,7 @@ func (d Dialect) classify(c *driver.Collection, err error) error {
 		switch pgErr.Code {
 		case "23505":
 			name := pgErr.ConstraintName
-			if name == c.Name+"_pkey" {
+			if name == pkeyName(c.Name) {
 				name = driver.PrimaryKeyConstraint
 			}
 			return &driver.ConstraintError{Kind: driver.Unique, Collection: c.Name, Name: name, Err: err}
@@ -287,7 +292,9 @@ func (d Dialect) classify(c *driver.Collection, err error) error {
 			return &driver.ConstraintError{Kind: driver.ForeignKey, Collection: c.Name, Err: err}
 		case 1213, 1205:
 			return fmt.Errorf("%w: %w", driver.ErrSerialization, err)
-		case 1264, 1292, 1366, 1406, 1048:
+		case 4025, 3819:
+			return &driver.ConstraintError{Kind: driver.Check, Collection: c.Name, Err: err}
+		case 1264, 1292, 1366, 1406, 1048, 1690:
 			return fmt.Errorf("%w: %w", driver.ErrInvalid, err)
 		case 1050, 1061, 1060:
 			return fmt.Errorf("%w: %w", driver.ErrConflict, err)
@@ -307,6 +314,8 @@ func (d Dialect) classify(c *driver.Collection, err error) error {
 		}
 		msg := sqErr.Error()
 		switch {
+		case strings.Contains(msg, "integer overflow"):
+			return fmt.Errorf("%w: %w", driver.ErrInvalid, err)
 		case strings.Contains(msg, "already exists"):
 			return fmt.Errorf("%w: %w", driver.ErrConflict, err)
 		case strings.Contains(msg, "no such table"), strings.Contains(msg, "no such column"), strings.Contains(msg, "no such index"):
@@ -372,3 +381,16 @@ func (d Dialect) txError(err error) error {
 }
 
 func isTxDone(err error) bool { return errors.Is(err, sql.ErrTxDone) }
+
+// pkeyName is the name of a table's primary-key constraint on PostgreSQL,
+// given explicitly (createTable) so that it survives the 63-byte limit on
+// identifiers, which would otherwise truncate table_pkey unpredictably.
+func pkeyName(table string) string {
+	const max = 63
+	if n := table + "_pkey"; len(n) <= max {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(table))
+	return fmt.Sprintf("%s_%08x_pkey", table[:max-len("_pkey")-9], h.Sum32())
+}

@@ -25,6 +25,7 @@ var injections = []string{
 	`'`, `''`, `\'`, `\\'`, `"`, "`", `'; DROP TABLE notes; --`, `' OR '1'='1`, `/* comment */`, `-- comment`,
 	`?`, `$1`, `:name`, `%`, `_`, `!`, `\`, `\x00`, "tab\tnewline\nreturn\r", `ünïcødé ☃ 😀 ́`, "\u202e\u200b",
 	`); DELETE FROM notes WHERE (1=1`, `\'; SELECT pg_sleep(10); --`,
+	"pad", "pad ", "pad\t", // distinct strings, even where collations pad with spaces
 }
 
 // TestInjectionStringsVerbatim: every string goes in and out unchanged, as

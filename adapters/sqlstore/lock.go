@@ -15,7 +15,7 @@ import (
 // Lock takes a named lock shared by every process using the database:
 // PostgreSQL's session advisory lock and MariaDB's GET_LOCK, each on a
 // connection of its own held until unlock (the server releases it if the
-// process dies); for SQLite, an flock(2) on a file beside the database
+// process dies; the connection counts against max_open_conns while held); for SQLite, an flock(2) on a file beside the database
 // (released by the kernel if the process dies), or a lock in this process
 // for an in-memory database.
 func (a *Adapter) Lock(ctx context.Context, name string) (func() error, error) {
@@ -77,7 +77,7 @@ func (a *Adapter) fileLock(ctx context.Context, name string) (func() error, erro
 	if a.path == "" {
 		return a.memLock(ctx, name)
 	}
-	f, err := os.OpenFile(a.path+".lock-"+name, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(a.path+".lock-"+fileSafe(name), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -119,4 +119,19 @@ func (a *Adapter) memLock(ctx context.Context, name string) (func() error, error
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// fileSafe turns a lock name into a file-name suffix: letters, digits, '-'
+// and '_' stay, anything else (a '/', "..") becomes '_' — and a hash of the
+// name keeps two names that map alike apart.
+func fileSafe(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%s-%08x", b, h.Sum32())
 }

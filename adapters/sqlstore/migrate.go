@@ -102,7 +102,11 @@ func createTable(d Dialect, op driver.CreateCollection) ([]*stmt, error) {
 		}
 		columnDef(st, d, f, i == c.Key || indexed(c, f.Name))
 	}
-	st.sql(", PRIMARY KEY (").ident(c.KeyField().Name).sql("))")
+	st.sql(", ")
+	if d == Postgres {
+		st.sql("CONSTRAINT ").ident(pkeyName(c.Name)).sql(" ")
+	}
+	st.sql("PRIMARY KEY (").ident(c.KeyField().Name).sql("))")
 	out := []*stmt{st}
 	for _, ix := range c.Indexes {
 		out = append(out, createIndex(d, c.Name, ix, op.IfNotExists))

@@ -122,7 +122,7 @@ func sqliteDSN(target string, params url.Values) (dsn, path string) {
 
 // mysqlDSN turns user:pass@host:port/db into the MySQL driver's DSN.
 // Connections report matched rows (not changed ones) as affected, which
-// the adapter's conditional updates rely on.
+// the adapter's conditional updates rely on, and run in strict mode.
 func mysqlDSN(target string, params url.Values) (string, error) {
 	u, err := url.Parse("mysql://" + target)
 	if err != nil {
@@ -134,7 +134,9 @@ func mysqlDSN(target string, params url.Values) (string, error) {
 	cfg.Net, cfg.Addr = "tcp", u.Host
 	cfg.DBName = strings.TrimPrefix(u.Path, "/")
 	cfg.ClientFoundRows = true
-	cfg.Params = map[string]string{}
+	// Strict (a value too long is an error, never truncated), and with
+	// backslash escapes, which bun's quoting of values relies on.
+	cfg.Params = map[string]string{"sql_mode": "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"}
 	for k, v := range params {
 		cfg.Params[k] = v[0]
 	}

@@ -8,10 +8,13 @@ import (
 	"github.com/strata-go/strata/repo/driver"
 )
 
-// stmt builds one SQL statement. Identifiers and values are never written
-// into the text: each is a "?" placeholder with an argument (a bun.Ident,
-// bun.In or a value) that bun formats with the dialect's quoting and
-// escaping. Only fixed SQL keywords are written as text.
+// stmt builds one SQL statement from fixed SQL keywords and "?"
+// placeholders: this package never concatenates an identifier or a value
+// into SQL. Each placeholder has an argument (a bun.Ident or a value) that
+// bun interpolates on the client with the dialect's quoting and escaping
+// (bun does not send server-side parameters). Stored names are plain
+// identifiers (package schema checks them), so bun.Ident's handling of '.'
+// never applies.
 type stmt struct {
 	b    strings.Builder
 	args []any

@@ -19,13 +19,12 @@ func (s store) upsert(ctx context.Context, c *driver.Collection, rec driver.Reco
 	if err != nil {
 		return driver.Record{}, err
 	}
+	if !oc.DoNothing && !replaces(c, oc.Replace) {
+		// Nothing to overwrite: the stored record stays as it is.
+		oc = &driver.OnConflict{Target: oc.Target, DoNothing: true}
+	}
 	if s.d == MySQL {
-		var out driver.Record
-		err := s.atomic(ctx, func(st store) error {
-			out, err = st.upsertLocked(ctx, c, rec, oc, target)
-			return err
-		})
-		return out, err
+		return s.upsertMySQL(ctx, c, rec, oc, target)
 	}
 	var st stmt
 	s.insertSQL(&st, c, [][]any{rec.Values})
@@ -50,6 +49,37 @@ func (s store) upsert(ctx context.Context, c *driver.Collection, rec driver.Reco
 		return driver.Record{}, err
 	}
 	return out, rows.Close()
+}
+
+// replaces reports whether an upsert's update assigns anything.
+func replaces(c *driver.Collection, replace []int) bool {
+	if c.Version >= 0 {
+		return true
+	}
+	for _, i := range replace {
+		if i != c.Key {
+			return true
+		}
+	}
+	return false
+}
+
+// upsertMySQL runs upsertLocked in a transaction. Two of them racing to
+// insert one new key can deadlock on InnoDB's gap locks; the loser is
+// rolled back whole, so it is retried — unless it ran inside the caller's
+// transaction, which the deadlock has ended.
+func (s store) upsertMySQL(ctx context.Context, c *driver.Collection, rec driver.Record, oc *driver.OnConflict, target []string) (driver.Record, error) {
+	for attempt := 1; ; attempt++ {
+		var out driver.Record
+		err := s.atomic(ctx, func(st store) error {
+			var err error
+			out, err = st.upsertLocked(ctx, c, rec, oc, target)
+			return err
+		})
+		if err == nil || s.inTx || attempt == 5 || !errors.Is(s.d.classify(c, err), driver.ErrSerialization) {
+			return out, err
+		}
+	}
 }
 
 // replaceSQL appends the assignments of an upsert's update: each replaced
@@ -81,13 +111,19 @@ func (s store) replaceSQL(st *stmt, c *driver.Collection, replace []int, newValu
 func (s store) upsertLocked(ctx context.Context, c *driver.Collection, rec driver.Record, oc *driver.OnConflict, target []string) (driver.Record, error) {
 	for attempt := 0; ; attempt++ {
 		q := &driver.Query{}
+		nulls := false
 		for _, col := range target {
 			i := c.FieldIndex(col)
+			nulls = nulls || rec.Values[i] == nil
 			q.Filters = append(q.Filters, driver.Filter{Field: i, Op: driver.Eq, Value: rec.Values[i]})
 		}
-		cur, found, err := s.one(ctx, c, q, true)
-		if err != nil {
-			return driver.Record{}, err
+		var cur driver.Record
+		var found bool
+		var err error
+		if !nulls { // NULLs never collide in a unique index
+			if cur, found, err = s.one(ctx, c, q, true); err != nil {
+				return driver.Record{}, err
+			}
 		}
 		if found && oc.DoNothing {
 			return driver.Record{}, nil

@@ -17,14 +17,17 @@
 //
 // Every statement is built from fixed SQL keywords and "?" placeholders:
 // identifiers are bun.Ident arguments and values are arguments, which bun
-// quotes and escapes for the dialect; no value is ever written into SQL
-// text by this package. Strings compare and sort by code point in every
-// dialect (PostgreSQL's "C" collation, MySQL's utf8mb4_bin, SQLite's
-// BINARY), as driver.Compare does; NULLs sort first ascending and last
-// descending (PostgreSQL is told so explicitly).
+// interpolates on the client with the dialect's quoting and escaping; this
+// package never concatenates a value or a name into SQL. (MySQL sessions
+// run in strict mode with backslash escapes, which bun's quoting relies
+// on.) Strings compare and sort by code point in every dialect
+// (PostgreSQL's "C" collation, MariaDB's utf8mb4_nopad_bin — so 'a' and
+// 'a ' differ there too —, SQLite's BINARY), as driver.Compare does; NULLs
+// sort first ascending and last descending (PostgreSQL is told so).
 //
 // Columns: strings are TEXT (VARCHAR(n) with size=n; on MySQL an indexed
-// string without a size is VARCHAR(255)), integers BIGINT, floats DOUBLE,
+// string without a size is VARCHAR(255), since MySQL cannot index TEXT, so
+// a longer value there is ErrInvalid: give indexed strings a size), integers BIGINT, floats DOUBLE,
 // times TIMESTAMP(6)/DATETIME(6) in UTC (SQLite: fixed-width text), lists
 // and nested values JSON text.
 //

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/strata-go/strata/adapters/sqlstore"
 	"github.com/strata-go/strata/conformance"
 	"github.com/strata-go/strata/internal/testservers"
@@ -62,7 +64,7 @@ func namespaces(t testing.TB, serverURL, kind string) func(t testing.TB) string 
 	return func(t testing.TB) string {
 		name := fmt.Sprintf("strata_t%d_%d", time.Now().UnixNano()%1e9, namespaceSeq.Add(1))
 		ctx := context.Background()
-		if _, err := admin.DB().ExecContext(ctx, "CREATE "+strings.ToUpper(kind)+" ?", ident(name)); err != nil {
+		if _, err := admin.DB().ExecContext(ctx, "CREATE "+strings.ToUpper(kind)+" ?", bun.Ident(name)); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
@@ -70,7 +72,7 @@ func namespaces(t testing.TB, serverURL, kind string) func(t testing.TB) string 
 			if kind == "schema" {
 				drop += " CASCADE"
 			}
-			if _, err := admin.DB().ExecContext(context.Background(), drop, ident(name)); err != nil {
+			if _, err := admin.DB().ExecContext(context.Background(), drop, bun.Ident(name)); err != nil {
 				t.Errorf("drop %s %s: %v", kind, name, err)
 			}
 		})
@@ -86,5 +88,33 @@ func namespaces(t testing.TB, serverURL, kind string) func(t testing.TB) string 
 		}
 		u.RawQuery = q.Encode()
 		return u.String()
+	}
+}
+
+// dialectURLs gives each dialect's fresh-namespace URLs, skipping (or, in
+// CI, failing) those without a server.
+func dialectURLs() map[string]func(t *testing.T) func(t testing.TB) string {
+	return map[string]func(t *testing.T) func(t testing.TB) string{
+		"sqlite": func(*testing.T) func(t testing.TB) string {
+			return func(t testing.TB) string { return "sqlite://" + t.TempDir() + "/m.db" }
+		},
+		"postgres": func(t *testing.T) func(t testing.TB) string {
+			return namespaces(t, testservers.PostgresURL(t), "schema")
+		},
+		"mysql": func(t *testing.T) func(t testing.TB) string {
+			return namespaces(t, testservers.MySQLURL(t), "database")
+		},
+	}
+}
+
+// eachDialect runs fn as a parallel subtest per dialect, with the
+// function that gives that dialect's fresh-namespace URLs.
+func eachDialect(t *testing.T, fn func(t *testing.T, newURL func(testing.TB) string)) {
+	t.Parallel()
+	for name, urls := range dialectURLs() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, urls(t))
+		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-go/strata/internal/testservers"
 	"github.com/strata-go/strata/migrate"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
@@ -36,88 +35,64 @@ func authorMigrations(t *testing.T) *migrate.Migrations {
 	return ms
 }
 
-// dialectURLs gives each dialect's fresh-namespace URLs, skipping (or, in
-// CI, failing) those without a server.
-func dialectURLs() map[string]func(t *testing.T) func(t testing.TB) string {
-	return map[string]func(t *testing.T) func(t testing.TB) string{
-		"sqlite": func(*testing.T) func(t testing.TB) string {
-			return func(t testing.TB) string { return "sqlite://" + t.TempDir() + "/m.db" }
-		},
-		"postgres": func(t *testing.T) func(t testing.TB) string {
-			return namespaces(t, testservers.PostgresURL(t), "schema")
-		},
-		"mysql": func(t *testing.T) func(t testing.TB) string {
-			return namespaces(t, testservers.MySQLURL(t), "database")
-		},
-	}
-}
-
 func TestMigrateUpDownUp(t *testing.T) {
-	t.Parallel()
-	for name, urls := range dialectURLs() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			r := harness(urls(t)).NewRepo(t)
-			m, err := migrate.New(r, authorMigrations(t))
+	eachDialect(t, func(t *testing.T, newURL func(testing.TB) string) {
+		ctx := context.Background()
+		r := harness(newURL).NewRepo(t)
+		m, err := migrate.New(r, authorMigrations(t))
+		require.NoError(t, err)
+
+		for round := range 2 {
+			steps, err := m.Up(ctx)
+			require.NoError(t, err, "round %d", round)
+			require.Len(t, steps, 3)
+			a := &Author{Name: "ada", Email: "ada@example.com"}
+			require.NoError(t, r.Insert(ctx, a), "the table exists")
+			require.ErrorIs(t, r.Insert(ctx, &Author{Name: "ada"}), repo.ErrConflict, "with its unique index")
+			status, err := m.Status(ctx)
 			require.NoError(t, err)
-
-			for round := range 2 {
-				steps, err := m.Up(ctx)
-				require.NoError(t, err, "round %d", round)
-				require.Len(t, steps, 3)
-				a := &Author{Name: "ada", Email: "ada@example.com"}
-				require.NoError(t, r.Insert(ctx, a), "the table exists")
-				require.ErrorIs(t, r.Insert(ctx, &Author{Name: "ada"}), repo.ErrConflict, "with its unique index")
-				status, err := m.Status(ctx)
-				require.NoError(t, err)
-				for _, s := range status {
-					assert.Equal(t, migrate.Applied, s.State, "%d", s.Version)
-				}
-
-				steps, err = m.Down(ctx, 3)
-				require.NoError(t, err)
-				require.Len(t, steps, 3)
-				err = r.Get(ctx, &Author{}, a.ID)
-				require.Error(t, err, "the table is gone")
-				assert.False(t, errors.Is(err, repo.ErrInvalid))
+			for _, s := range status {
+				assert.Equal(t, migrate.Applied, s.State, "%d", s.Version)
 			}
-		})
-	}
+
+			steps, err = m.Down(ctx, 3)
+			require.NoError(t, err)
+			require.Len(t, steps, 3)
+			err = r.Get(ctx, &Author{}, a.ID)
+			require.Error(t, err, "the table is gone")
+			assert.False(t, errors.Is(err, repo.ErrInvalid))
+		}
+	})
 }
 
 func TestMigrateConcurrently(t *testing.T) {
-	t.Parallel()
-	for name, urls := range dialectURLs() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			u := urls(t)(t)
-			const n = 4
-			errs := make([]error, n)
-			applied := make([]int, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					r := harness(func(testing.TB) string { return u }).NewRepo(t)
-					m, err := migrate.New(r, authorMigrations(t))
-					if err != nil {
-						errs[i] = err
-						return
-					}
-					steps, err := m.Up(ctx)
-					errs[i], applied[i] = err, len(steps)
-				})
-			}
-			wg.Wait()
-			total := 0
-			for i := range n {
-				require.NoError(t, errs[i], "migrator %d", i)
-				total += applied[i]
-			}
-			assert.Equal(t, 3, total, "each migration applied exactly once across the migrators: %v", applied)
-		})
-	}
+	eachDialect(t, func(t *testing.T, newURL func(testing.TB) string) {
+		ctx := context.Background()
+		u := newURL(t)
+		const n = 4
+		errs := make([]error, n)
+		applied := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r := harness(func(testing.TB) string { return u }).NewRepo(t)
+				m, err := migrate.New(r, authorMigrations(t))
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				steps, err := m.Up(ctx)
+				errs[i], applied[i] = err, len(steps)
+			})
+		}
+		wg.Wait()
+		total := 0
+		for i := range n {
+			require.NoError(t, errs[i], "migrator %d", i)
+			total += applied[i]
+		}
+		assert.Equal(t, 3, total, "each migration applied exactly once across the migrators: %v", applied)
+	})
 }
 
 func TestMigrationIsAtomicWhereDDLIsTransactional(t *testing.T) {

@@ -35,67 +35,55 @@ func countedRepo(t *testing.T, urls func(t testing.TB) string) *repo.Repo {
 // TestConcurrentUpserts: upserts racing on one new key all succeed and
 // leave one record (on MariaDB, after retrying a lost deadlock).
 func TestConcurrentUpserts(t *testing.T) {
-	t.Parallel()
-	for name, urls := range dialectURLs() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			r := countedRepo(t, urls(t))
-			for round := range 10 {
-				var wg sync.WaitGroup
-				errs := make([]error, 4)
-				for i := range errs {
-					wg.Go(func() {
-						errs[i] = r.Insert(ctx, &Counted{ID: string(rune('a' + round)), N: int64(i)}, repo.OnConflictReplace(nil, "n"))
-					})
-				}
-				wg.Wait()
-				for i, err := range errs {
-					require.NoError(t, err, "round %d upsert %d", round, i)
-				}
+	eachDialect(t, func(t *testing.T, newURL func(testing.TB) string) {
+		ctx := context.Background()
+		r := countedRepo(t, newURL)
+		for round := range 10 {
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Go(func() {
+					errs[i] = r.Insert(ctx, &Counted{ID: string(rune('a' + round)), N: int64(i)}, repo.OnConflictReplace(nil, "n"))
+				})
 			}
-			n, err := repo.Count[Counted](ctx, r, repo.Query{})
-			require.NoError(t, err)
-			assert.Equal(t, int64(10), n)
-		})
-	}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err, "round %d upsert %d", round, i)
+			}
+		}
+		n, err := repo.Count[Counted](ctx, r, repo.Query{})
+		require.NoError(t, err)
+		assert.Equal(t, int64(10), n)
+	})
 }
 
 // TestUpsertNullTarget: NULLs never collide in a unique index, so an
 // upsert on it with a NULL inserts, on every dialect.
 func TestUpsertNullTarget(t *testing.T) {
-	t.Parallel()
-	for name, urls := range dialectURLs() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			r := countedRepo(t, urls(t))
-			require.NoError(t, r.Insert(ctx, &Counted{ID: "1", N: 1}))
-			second := &Counted{ID: "2", N: 2}
-			require.NoError(t, r.Insert(ctx, second, repo.OnConflictReplace([]string{"email"}, "n")))
-			n, err := repo.Count[Counted](ctx, r, repo.Query{})
-			require.NoError(t, err)
-			assert.Equal(t, int64(2), n, "the NULL email matched nothing")
-			var first Counted
-			require.NoError(t, r.Get(ctx, &first, "1"))
-			assert.Equal(t, int64(1), first.N, "and overwrote nothing")
-		})
-	}
+	eachDialect(t, func(t *testing.T, newURL func(testing.TB) string) {
+		ctx := context.Background()
+		r := countedRepo(t, newURL)
+		require.NoError(t, r.Insert(ctx, &Counted{ID: "1", N: 1}))
+		second := &Counted{ID: "2", N: 2}
+		require.NoError(t, r.Insert(ctx, second, repo.OnConflictReplace([]string{"email"}, "n")))
+		n, err := repo.Count[Counted](ctx, r, repo.Query{})
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), n, "the NULL email matched nothing")
+		var first Counted
+		require.NoError(t, r.Get(ctx, &first, "1"))
+		assert.Equal(t, int64(1), first.N, "and overwrote nothing")
+	})
 }
 
 // TestSumOverflow is ErrInvalid on every dialect.
 func TestSumOverflow(t *testing.T) {
-	t.Parallel()
-	for name, urls := range dialectURLs() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			r := countedRepo(t, urls(t))
-			require.NoError(t, r.InsertAll(ctx, []Counted{{ID: "a", N: math.MaxInt64}, {ID: "b", N: 1}}))
-			_, err := repo.Aggregate[Counted](ctx, r, repo.Query{}, repo.Sum, "n")
-			assert.ErrorIs(t, err, repo.ErrInvalid)
-		})
-	}
+	eachDialect(t, func(t *testing.T, newURL func(testing.TB) string) {
+		ctx := context.Background()
+		r := countedRepo(t, newURL)
+		require.NoError(t, r.InsertAll(ctx, []Counted{{ID: "a", N: math.MaxInt64}, {ID: "b", N: 1}}))
+		_, err := repo.Aggregate[Counted](ctx, r, repo.Query{}, repo.Sum, "n")
+		assert.ErrorIs(t, err, repo.ErrInvalid)
+	})
 }
 
 // TestLockNamesStayBesideTheDatabase: a lock name is no path.

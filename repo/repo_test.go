@@ -471,3 +471,19 @@ func TestAllocationsDoNotGrow(t *testing.T) {
 	assert.Equal(t, first, later)
 	assert.LessOrEqual(t, later, 10.0, "Get allocates a handful of values, not a schema")
 }
+
+func TestUpdateStructWithNothingToWrite(t *testing.T) {
+	type Tally struct {
+		ID    int64
+		Count int64 `strata:"count,merge=counter"`
+	}
+	ctx := context.Background()
+	r := newRepo(t, memory.New())
+	v := &Tally{}
+	require.NoError(t, r.Insert(ctx, v))
+	require.NoError(t, r.Update(ctx, schema.NewChangeset(v).Increment("count", 2)))
+	stale := &Tally{ID: v.ID}
+	require.NoError(t, r.Update(ctx, stale), "nothing to write is no error")
+	assert.Equal(t, int64(2), stale.Count, "the struct is reloaded")
+	require.ErrorIs(t, r.Update(ctx, &Tally{ID: 42}), repo.ErrNotFound)
+}

@@ -93,7 +93,14 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		u.ExpectVersion = &n
 		u.Changes = append(u.Changes, driver.Change{Field: s.Version.Pos, Op: driver.Set, Value: n + 1})
 	}
-	rec, err := r.st.Update(ctx, s.Collection, u)
+	var rec driver.Record
+	if len(u.Changes) == 0 {
+		// A whole-struct update of a schema whose only fields are the key
+		// and merge fields has nothing to write: it reloads.
+		rec, err = r.st.Get(ctx, s.Collection, key)
+	} else {
+		rec, err = r.st.Update(ctx, s.Collection, u)
+	}
 	if err != nil {
 		if explicit && cs.HandleConstraint(err) {
 			return wrap("update", s.Name(), cs.Err())

@@ -324,6 +324,9 @@ func (s store) Update(ctx context.Context, c *driver.Collection, u driver.Update
 	if err := checkUpdate(c, u.Changes, u.ExpectVersion); err != nil {
 		return driver.Record{}, fmt.Errorf("sqlstore: update %s/%v: %w", c.Name, u.Key, err)
 	}
+	if len(u.Changes) == 0 && u.ExpectVersion == nil {
+		return s.Get(ctx, c, u.Key) // nothing to write (and SQL has no empty SET)
+	}
 	var rec driver.Record
 	var err error
 	if needsRead(u.Changes) || s.d == MySQL {

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# scripts/servers.sh — throwaway PostgreSQL and MariaDB servers for the tests.
+# scripts/servers.sh — throwaway PostgreSQL, MariaDB and Redis servers (a
+# standalone Redis and a local Redis Cluster) for the tests.
 #
 # Each server gets a fresh temporary directory and a free port on 127.0.0.1,
 # is stopped and deleted when the calling shell exits (however it exits), and
 # is handed to the tests as a URL (internal/testservers reads them):
 #   STRATA_POSTGRES_URL=postgres://strata@127.0.0.1:PORT/strata?sslmode=disable
 #   STRATA_MYSQL_URL=mysql://strata:strata@127.0.0.1:PORT/strata
-# Both users may create databases and schemas.
+#   STRATA_REDIS_URL=redis://127.0.0.1:PORT/0
+#   STRATA_REDIS_CLUSTER_URL=redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...
+# Both SQL users may create databases and schemas. Redis keeps nothing on disk
+# (no RDB, no AOF). The cluster is 3 masters and 3 replicas (cluster node
+# timeout 2s); alongside its URL,
+#   STRATA_REDIS_CLUSTER_NODES=P1,P2,P3,P4,P5,P6
+# lists the client ports of its six nodes, all on 127.0.0.1 (for tests that
+# ask a node its role or shut one down, e.g. a failover test).
 #
 # Sourced (scripts/test.sh does this):
-#   servers_start   install what is missing, initialise data dirs in the background
+#   servers_start   install what is missing, initialise data dirs in the background;
+#                   start the servers that need no initialisation (Redis), and
+#                   set them up (create the cluster) in the background
 #   ...             other work (vet) overlaps the initialisation
 #   servers_wait    start the servers, wait until they answer, export the URLs
 # Run directly, it wraps a command, or keeps the servers up until ^C:
@@ -17,8 +27,9 @@
 #   scripts/servers.sh
 #
 # Environment:
-#   STRATA_POSTGRES_URL, STRATA_MYSQL_URL  already set: that server is used
-#                           as it is and none is started
+#   STRATA_POSTGRES_URL, STRATA_MYSQL_URL, STRATA_REDIS_URL,
+#   STRATA_REDIS_CLUSTER_URL  already set: that server is used as it is and
+#                           none is started (nor STRATA_REDIS_CLUSTER_NODES set)
 #   STRATA_REQUIRE_SERVERS=1  failing to install or start a server is an
 #                           error; otherwise a warning, and its tests skip
 #   STRATA_SERVER_TIMEOUT   seconds a server may take to answer (default 60)
@@ -27,11 +38,15 @@
 # are never started: these servers run from the temporary directory only.
 set -euo pipefail
 
-SERVERS_ALL=(postgres mysql)
+SERVERS_ALL=(postgres mysql redis redis_cluster)
 SERVERS_WANTED=()        # servers this run starts (not given by the environment)
 SERVERS_DIR=""           # the temporary directory holding every data dir and log
-declare -A SERVERS_INIT=() # server -> pid of its background initialisation
-declare -A SERVERS_PID=()  # server -> pid of the running server (a child of this shell)
+declare -A SERVERS_INIT=() # server -> pid of its background initialisation (or,
+                           # for a server servers_start started, of its setup)
+declare -A SERVERS_PID=()  # server -> pids of the running server's processes
+                           # (children of this shell), space-separated
+declare -A SERVERS_PORTS=() # server -> the ports servers_start started it on
+declare -A SERVERS_T0_OF=() # server -> when servers_start started it
 SERVERS_WATCHDOG=""
 SERVERS_POLICY_RC=""     # set when this script wrote /usr/sbin/policy-rc.d
 SERVERS_AS_PG=()         # prefix that runs a command as the postgres user
@@ -61,12 +76,19 @@ servers_start() {
 	_servers_watchdog
 
 	_servers_install
-	for name in "${SERVERS_WANTED[@]}"; do
-		# initdb and mariadb-install-db take seconds: run them side by side,
-		# and beside whatever the caller does until servers_wait.
-		# Each ends by exec'ing its tool, so the pid is the tool's own.
-		("_${name}_init") >"$SERVERS_DIR/$name-init.log" 2>&1 {SERVERS_WATCHDOG_FD}>&- &
-		SERVERS_INIT[$name]=$!
+	for name in "${SERVERS_WANTED[@]+"${SERVERS_WANTED[@]}"}"; do
+		if declare -F "_${name}_init" >/dev/null; then
+			# initdb and mariadb-install-db take seconds: run them side by side,
+			# and beside whatever the caller does until servers_wait.
+			# Each ends by exec'ing its tool, so the pid is the tool's own.
+			("_${name}_init") >"$SERVERS_DIR/$name-init.log" 2>&1 {SERVERS_WATCHDOG_FD}>&- &
+			SERVERS_INIT[$name]=$!
+		else
+			# Nothing to initialise: start it now (a child of this shell), and
+			# wait for it and set it up (the cluster takes seconds) in the
+			# background. servers_wait exports its URL, or retries.
+			_servers_launch_early "$name" || true
+		fi
 	done
 }
 
@@ -76,6 +98,10 @@ servers_wait() {
 		ok=1
 		wait "${SERVERS_INIT[$name]}" || ok=""
 		unset "SERVERS_INIT[$name]"
+		if [ -n "${SERVERS_PORTS[$name]:-}" ]; then # started by servers_start
+			_servers_launch_finish "$name" "$ok" || true
+			continue
+		fi
 		if [ -z "$ok" ]; then
 			_servers_give_up "$name" "initialisation failed" "$SERVERS_DIR/$name-init.log"
 			continue
@@ -88,7 +114,19 @@ servers_wait() {
 
 # ---- shared machinery -------------------------------------------------------
 
-_servers_var() { [ "$1" = postgres ] && echo STRATA_POSTGRES_URL || echo STRATA_MYSQL_URL; }
+_servers_var() {
+	case $1 in
+	postgres) echo STRATA_POSTGRES_URL ;;
+	mysql) echo STRATA_MYSQL_URL ;;
+	redis) echo STRATA_REDIS_URL ;;
+	redis_cluster) echo STRATA_REDIS_CLUSTER_URL ;;
+	esac
+}
+
+# How many ports a server needs: the cluster's six nodes each need a client
+# port and a cluster bus port (the default, port+10000, may not be free or
+# even exist).
+_servers_nports() { [ "$1" = redis_cluster ] && echo 12 || echo 1; }
 
 _servers_required() { [ "${STRATA_REQUIRE_SERVERS:-}" = 1 ]; }
 
@@ -115,18 +153,30 @@ _servers_elapsed() { # seconds since $1 (microseconds from EPOCHREALTIME)
 	printf '%d.%02ds' $((us / 1000000)) $((us % 1000000 / 10000))
 }
 
-# A port the kernel has just handed out as free. Another process may take it
-# before the server binds it: _servers_launch retries on "Address already in
-# use". perl-base is Essential in Debian, so perl is always there.
+# _servers_free_port [N]: N (default 1) distinct ports the kernel has just
+# handed out as free, comma-separated (all are held open at once, so no two
+# are the same). Another process may take one before the server binds it:
+# _servers_launch retries on "Address already in use". perl-base is Essential
+# in Debian, so perl is always there.
 _servers_free_port() {
 	local port
 	port=$(perl -MIO::Socket::INET -e \
-		'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die "free port: $!\n"; print $s->sockport')
-	if ! [[ "$port" =~ ^[1-9][0-9]*$ ]]; then
+		'my @s = map { IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die "free port: $!\n" } 1 .. ($ARGV[0] || 1); print join(",", map { $_->sockport } @s)' \
+		"${1:-1}")
+	if ! [[ "$port" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]]; then
 		echo "no free port on 127.0.0.1" >&2
 		return 1
 	fi
 	echo "$port"
+}
+
+# _servers_export NAME PORT: export the URL of a server that is up and set up
+# (and whatever else it hands the tests).
+_servers_export() {
+	local name=$1 var
+	var=$(_servers_var "$name")
+	export "$var=$("_${name}_url" "$2")"
+	! declare -F "_${name}_export" >/dev/null || "_${name}_export" "$2"
 }
 
 # _servers_launch NAME: start the server on a free port, wait until it
@@ -134,11 +184,11 @@ _servers_free_port() {
 _servers_launch() {
 	local name=$1 port t0=${EPOCHREALTIME/./} log="$SERVERS_DIR/$1.log" var
 	for _ in 1 2 3; do
-		port=$(_servers_free_port) || break
+		port=$(_servers_free_port "$(_servers_nports "$name")") || break
 		"_${name}_start" "$port" >"$log" 2>&1
 		if _servers_await "$name" "$port" && "_${name}_setup" "$port" >>"$log" 2>&1; then
+			_servers_export "$name" "$port"
 			var=$(_servers_var "$name")
-			export "$var=$("_${name}_url" "$port")"
 			echo "$name: started in $(_servers_elapsed "$t0"): $var=${!var}"
 			return 0
 		fi
@@ -150,16 +200,60 @@ _servers_launch() {
 	return 1
 }
 
+# _servers_launch_early NAME: _servers_launch's first attempt, begun by
+# servers_start: start the server on free ports, and wait until it answers
+# and set it up in the background (SERVERS_INIT), so that it overlaps the
+# caller's work; _servers_launch_finish ends it.
+_servers_launch_early() {
+	local name=$1 port log="$SERVERS_DIR/$1.log"
+	SERVERS_T0_OF[$name]=${EPOCHREALTIME/./}
+	if ! port=$(_servers_free_port "$(_servers_nports "$name")"); then
+		_servers_give_up "$name" "no free port"
+		return 1
+	fi
+	SERVERS_PORTS[$name]=$port
+	"_${name}_start" "$port" >"$log" 2>&1
+	{
+		_servers_await "$name" "$port" && "_${name}_setup" "$port" &&
+			_servers_elapsed "${SERVERS_T0_OF[$name]}" >"$SERVERS_DIR/$name.took"
+	} >>"$log" 2>&1 {SERVERS_WATCHDOG_FD}>&- &
+	SERVERS_INIT[$name]=$!
+}
+
+# _servers_launch_finish NAME OK: after the background setup of a server
+# servers_start started (OK: non-empty if it succeeded), export its URL; if
+# it failed, stop it and, if its port was taken meanwhile, launch it again.
+_servers_launch_finish() {
+	local name=$1 ok=$2 port=${SERVERS_PORTS[$1]} log="$SERVERS_DIR/$1.log" var
+	unset "SERVERS_PORTS[$name]"
+	if [ -n "$ok" ]; then
+		_servers_export "$name" "$port"
+		var=$(_servers_var "$name")
+		echo "$name: started in $(cat "$SERVERS_DIR/$name.took") (beside other work): $var=${!var}"
+		return 0
+	fi
+	_servers_stop "$name"
+	if grep -q 'Address already in use' "$log"; then
+		echo "$name: a port of $port was taken meanwhile; trying others" >&2
+		_servers_launch "$name"
+		return
+	fi
+	_servers_give_up "$name" "did not start (log: $log)" "$log"
+	return 1
+}
+
 # _servers_await NAME PORT: bounded wait until the server answers a real
-# login; fails at once when the server process has died.
+# login; fails at once when a server process has died.
 _servers_await() {
-	local name=$1 port=$2 pid=${SERVERS_PID[$1]:-}
+	local name=$1 port=$2 pid
 	local deadline=$((SECONDS + ${STRATA_SERVER_TIMEOUT:-60}))
 	until "_${name}_ping" "$port" >/dev/null 2>&1; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "$name: the server exited during startup" >&2
-			return 1
-		fi
+		for pid in ${SERVERS_PID[$name]:-0}; do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				echo "$name: the server exited during startup" >&2
+				return 1
+			fi
+		done
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			echo "$name: no answer on 127.0.0.1:$port within ${STRATA_SERVER_TIMEOUT:-60}s" >&2
 			return 1
@@ -170,13 +264,14 @@ _servers_await() {
 
 # _servers_run_bg NAME CMD...: start CMD as a child of this shell (so it can
 # be waited for and reaped: PID 1 of a container need not reap orphans) with
-# the watchdog's pipe closed (or the watchdog would never see EOF).
+# the watchdog's pipe closed (or the watchdog would never see EOF). A server
+# of several processes (the cluster) calls it once for each.
 _servers_run_bg() {
 	local name=$1
 	shift
 	"$@" {SERVERS_WATCHDOG_FD}>&- &
-	SERVERS_PID[$name]=$!
-	echo "$!" >"$SERVERS_DIR/$name.pid"
+	SERVERS_PID[$name]="${SERVERS_PID[$name]:+${SERVERS_PID[$name]} }$!"
+	echo "${SERVERS_PID[$name]}" >"$SERVERS_DIR/$name.pid"
 }
 
 # _servers_reap PID...: wait a bounded time for the processes (children of
@@ -193,14 +288,16 @@ _servers_reap() {
 
 # _servers_stop NAME...: shut the servers down, all at once.
 _servers_stop() {
-	local name pids=()
+	local name pid pids=()
 	for name in "$@"; do
-		pids+=("${SERVERS_PID[$name]}")
 		# postgres: SIGINT is a fast shutdown (SIGTERM would wait for clients).
-		# mariadbd: SIGKILL, as its data is thrown away and it ignores SIGTERM
-		# until its startup is done.
-		kill -s "$([ "$name" = postgres ] && echo INT || echo KILL)" "${SERVERS_PID[$name]}" 2>/dev/null || true
-	done
+		# mariadbd, redis-server: SIGKILL, as their data is thrown away (and
+		# mariadbd ignores SIGTERM until its startup is done).
+		for pid in ${SERVERS_PID[$name]:-}; do
+			pids+=("$pid")
+			kill -s "$([ "$name" = postgres ] && echo INT || echo KILL)" "$pid" || true
+		done
+	done 2>/dev/null # and bash's "Killed" notices for processes that died meanwhile
 	_servers_reap "${pids[@]+"${pids[@]}"}"
 	for name in "$@"; do
 		unset "SERVERS_PID[$name]"
@@ -243,7 +340,10 @@ _servers_install() {
 	local name pkgs=() needs=() pkg
 	for name in "${SERVERS_WANTED[@]}"; do
 		pkg=$("_${name}_missing")
-		[ -z "$pkg" ] || { pkgs+=("$pkg"); needs+=("$name"); }
+		[ -n "$pkg" ] || continue
+		needs+=("$name")
+		# redis and redis_cluster need the same package: name it once.
+		[[ " ${pkgs[*]-} " == *" $pkg "* ]] || pkgs+=("$pkg")
 	done
 	[ ${#pkgs[@]} -gt 0 ] || { _servers_prepare; return 0; }
 
@@ -399,6 +499,120 @@ _mysql_setup() { :; } # the init file did it
 
 _mysql_url() { echo "mysql://strata:strata@127.0.0.1:$1/strata"; }
 
+# ---- Redis: a standalone server and a cluster -------------------------------------
+
+_redis_missing() {
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null || echo redis-server
+}
+_redis_cluster_missing() { _redis_missing; }
+
+# _redis_run NAME PORT [OPTION...]: a redis-server child of this shell on
+# 127.0.0.1:PORT, working in $SERVERS_DIR, that saves nothing (no RDB, no
+# AOF) and logs to stdout. No config file: the distro's /etc/redis stays out.
+_redis_run() {
+	local name=$1 port=$2
+	shift 2
+	_servers_run_bg "$name" redis-server --bind 127.0.0.1 --port "$port" \
+		--dir "$SERVERS_DIR" --save "" --appendonly no --daemonize no \
+		--supervised no --logfile "" "$@"
+}
+
+# _redis_cli PORT ARG...: redis-cli against 127.0.0.1:PORT, bounded in time.
+_redis_cli() {
+	local port=$1
+	shift
+	timeout --foreground 10 redis-cli -h 127.0.0.1 -p "$port" "$@"
+}
+
+_redis_start() { _redis_run redis "$1"; }
+
+_redis_ping() { [ "$(_redis_cli "$1" ping)" = PONG ]; }
+
+_redis_setup() { :; }
+
+_redis_url() { echo "redis://127.0.0.1:$1/0"; }
+
+# The cluster's PORT is 12 ports: the six nodes' client ports, then their
+# cluster bus ports. SERVERS_REDIS_NODES gets the client ports.
+_redis_cluster_nodes() {
+	local ports
+	IFS=, read -ra ports <<<"$1"
+	SERVERS_REDIS_NODES=("${ports[@]:0:6}")
+	SERVERS_REDIS_BUS=("${ports[@]:6:6}")
+}
+
+# The six nodes start side by side (each in the background).
+_redis_cluster_start() {
+	local i
+	_redis_cluster_nodes "$1"
+	for i in 0 1 2 3 4 5; do
+		# The replicas sync at once (no diskless-sync delay, 5s by default).
+		_redis_run redis_cluster "${SERVERS_REDIS_NODES[i]}" \
+			--cluster-enabled yes --cluster-port "${SERVERS_REDIS_BUS[i]}" \
+			--cluster-config-file "$SERVERS_DIR/nodes-${SERVERS_REDIS_NODES[i]}.conf" \
+			--cluster-node-timeout 2000 --repl-diskless-sync-delay 0
+	done
+}
+
+_redis_cluster_ping() {
+	local port
+	_redis_cluster_nodes "$1"
+	for port in "${SERVERS_REDIS_NODES[@]}"; do _redis_ping "$port" || return 1; done
+}
+
+# Creates the cluster (3 masters, a replica each), then waits (bounded) until
+# every node reports cluster_state:ok with all slots, six known nodes and
+# three masters, the nodes agree about the slots, and each replica's link to
+# its master is up.
+_redis_cluster_setup() {
+	local port addrs=()
+	_redis_cluster_nodes "$1"
+	for port in "${SERVERS_REDIS_NODES[@]}"; do addrs+=("127.0.0.1:$port"); done
+	timeout --foreground "${STRATA_SERVER_TIMEOUT:-60}" redis-cli --cluster create "${addrs[@]}" \
+		--cluster-replicas 1 --cluster-yes || return 1
+	local deadline=$((SECONDS + ${STRATA_SERVER_TIMEOUT:-60}))
+	until _redis_cluster_ready; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "redis_cluster: not ready within ${STRATA_SERVER_TIMEOUT:-60}s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "redis_cluster: ready"
+}
+
+_redis_cluster_ready() {
+	local port info replicas=0
+	for port in "${SERVERS_REDIS_NODES[@]}"; do
+		info=$(_redis_cli "$port" cluster info | tr -d '\r') || return 1
+		[[ $'\n'"$info"$'\n' == *$'\ncluster_state:ok\n'* &&
+			$'\n'"$info"$'\n' == *$'\ncluster_slots_ok:16384\n'* &&
+			$'\n'"$info"$'\n' == *$'\ncluster_known_nodes:6\n'* &&
+			$'\n'"$info"$'\n' == *$'\ncluster_size:3\n'* ]] || return 1
+		info=$(_redis_cli "$port" info replication | tr -d '\r') || return 1
+		if [[ $'\n'"$info" == *$'\nrole:slave'* ]]; then
+			[[ $'\n'"$info" == *$'\nmaster_link_status:up'* ]] || return 1
+			replicas=$((replicas + 1))
+		fi
+	done
+	[ "$replicas" -eq 3 ] || return 1
+	timeout --foreground 10 redis-cli --cluster check "127.0.0.1:${SERVERS_REDIS_NODES[0]}" 2>&1 |
+		grep -q 'All nodes agree about slots configuration'
+}
+
+_redis_cluster_url() {
+	local port url=""
+	_redis_cluster_nodes "$1"
+	for port in "${SERVERS_REDIS_NODES[@]}"; do url+="${url:+,}127.0.0.1:$port"; done
+	echo "redis+cluster://$url"
+}
+
+_redis_cluster_export() {
+	_redis_cluster_nodes "$1"
+	STRATA_REDIS_CLUSTER_NODES=$(IFS=,; echo "${SERVERS_REDIS_NODES[*]}")
+	export STRATA_REDIS_CLUSTER_NODES
+}
+
 # ---- run directly: wrap a command --------------------------------------------------
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -408,7 +622,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	if [ $# -gt 0 ]; then
 		"$@"
 	else
-		for var in STRATA_POSTGRES_URL STRATA_MYSQL_URL; do
+		for var in STRATA_POSTGRES_URL STRATA_MYSQL_URL STRATA_REDIS_URL \
+			STRATA_REDIS_CLUSTER_URL STRATA_REDIS_CLUSTER_NODES; do
 			[ -z "${!var:-}" ] || echo "export $var='${!var}'"
 		done
 		echo "servers up; ^C stops them"

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # scripts/test.sh — what `make test` runs: gofmt, vet, the whole suite under
 # the race detector, and a bounded run of every fuzz target (scripts/fuzz.sh).
-# The suites for PostgreSQL and MySQL get throwaway servers from
-# scripts/servers.sh, stopped and deleted when this script exits.
+# The suites for PostgreSQL, MySQL and Redis (standalone and cluster) get
+# throwaway servers from scripts/servers.sh, stopped and deleted when this
+# script exits.
 #
 # Environment:
 #   STRATA_REQUIRE_SERVERS=1  a server that cannot be installed or started,
 #                             or a suite whose server is missing, fails the
 #                             run instead of skipping (CI sets it)
-#   STRATA_POSTGRES_URL, STRATA_MYSQL_URL
-#                             use these servers instead of starting any
+#   STRATA_POSTGRES_URL, STRATA_MYSQL_URL, STRATA_REDIS_URL,
+#   STRATA_REDIS_CLUSTER_URL  use these servers instead of starting any
 #   FUZZTIME                  how long each fuzz target runs (default 5s)
 #   GOTESTFLAGS               extra flags for go test (e.g. -run, -v)
 set -euo pipefail

@@ -1,16 +1,23 @@
 // Package testservers tells tests where the database servers they need are.
 //
-// make test (scripts/servers.sh) starts throwaway PostgreSQL and MariaDB
-// servers on 127.0.0.1 and exports their URLs in the environment:
+// make test (scripts/servers.sh) starts throwaway PostgreSQL, MariaDB and
+// Redis servers, and a local Redis Cluster (3 masters, 3 replicas), on
+// 127.0.0.1 and exports their URLs in the environment:
 //
 //	STRATA_POSTGRES_URL=postgres://strata@127.0.0.1:PORT/strata?sslmode=disable
 //	STRATA_MYSQL_URL=mysql://strata:strata@127.0.0.1:PORT/strata
+//	STRATA_REDIS_URL=redis://127.0.0.1:PORT/0
+//	STRATA_REDIS_CLUSTER_URL=redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...
 //
-// A developer may set either to a server of their own instead; then none is
-// started for it. The user in each URL may create databases and schemas:
-// tests make their own rather than share the one the URL names.
+// A developer may set any of them to a server of their own instead; then none
+// is started for it. The user in each SQL URL may create databases and
+// schemas: tests make their own rather than share the one the URL names.
+// The Redis servers keep nothing on disk. With the cluster it starts,
+// scripts/servers.sh also exports STRATA_REDIS_CLUSTER_NODES (the six nodes'
+// ports on 127.0.0.1, comma-separated) for tests that stop a node.
 //
-// A test asks for a URL through [PostgresURL] or [MySQLURL]. When the
+// A test asks for a URL through [PostgresURL], [MySQLURL], [RedisURL] or
+// [RedisClusterURL]. When the
 // variable is unset the test is skipped, with a message naming it, so that
 // plain `go test ./...` works without servers; with STRATA_REQUIRE_SERVERS=1
 // (as CI sets it) the test fails instead, so that no suite passes in CI by
@@ -24,9 +31,11 @@ import (
 
 // The environment variables this package reads.
 const (
-	PostgresEnv = "STRATA_POSTGRES_URL"
-	MySQLEnv    = "STRATA_MYSQL_URL"
-	RequireEnv  = "STRATA_REQUIRE_SERVERS"
+	PostgresEnv     = "STRATA_POSTGRES_URL"
+	MySQLEnv        = "STRATA_MYSQL_URL"
+	RedisEnv        = "STRATA_REDIS_URL"
+	RedisClusterEnv = "STRATA_REDIS_CLUSTER_URL"
+	RequireEnv      = "STRATA_REQUIRE_SERVERS"
 )
 
 // PostgresURL returns the URL of the PostgreSQL server for tests, from
@@ -43,6 +52,22 @@ func PostgresURL(t testing.TB) string {
 func MySQLURL(t testing.TB) string {
 	t.Helper()
 	return lookup(t, MySQLEnv, "MySQL")
+}
+
+// RedisURL returns the URL of the standalone Redis server for tests, from
+// STRATA_REDIS_URL; without it, it skips t (fails t when servers are
+// required).
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	return lookup(t, RedisEnv, "Redis")
+}
+
+// RedisClusterURL returns the URL of the Redis Cluster for tests, from
+// STRATA_REDIS_CLUSTER_URL (redis+cluster://host:port,host:port,...: every
+// node); without it, it skips t (fails t when servers are required).
+func RedisClusterURL(t testing.TB) string {
+	t.Helper()
+	return lookup(t, RedisClusterEnv, "Redis Cluster")
 }
 
 // Required reports whether STRATA_REQUIRE_SERVERS=1: a missing server is

@@ -1,6 +1,7 @@
 package testservers
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,72 @@ func TestMySQLReachable(t *testing.T) {
 	}
 }
 
+// redisCommand sends an inline command and reads one reply: a simple
+// string, an error or a bulk string (its payload).
+func redisCommand(t *testing.T, conn net.Conn, r *bufio.Reader, cmd string) string {
+	t.Helper()
+	if _, err := conn.Write([]byte(cmd + "\r\n")); err != nil {
+		t.Fatalf("write %s: %v", cmd, err)
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read the reply to %s: %v", cmd, err)
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 || n > 1<<20 {
+			t.Fatalf("%s: bulk reply %q", cmd, line)
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			t.Fatalf("read the reply to %s: %v", cmd, err)
+		}
+		return string(b[:n])
+	case strings.HasPrefix(line, "-"):
+		t.Fatalf("%s: error reply %q", cmd, line)
+	}
+	return line
+}
+
+// redisPing dials addr and expects +PONG to an inline PING.
+func redisPing(t *testing.T, rawURL, defaultPort string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn := dial(t, rawURL, defaultPort)
+	r := bufio.NewReader(conn)
+	if got := redisCommand(t, conn, r, "PING"); got != "+PONG" {
+		t.Fatalf("PING answered %q, want +PONG: not a Redis server?", got)
+	}
+	return conn, r
+}
+
+func TestRedisReachable(t *testing.T) {
+	redisPing(t, RedisURL(t), "6379")
+}
+
+// Every node of the cluster answers PING, and one (so every one, as
+// scripts/servers.sh waits for that) says the cluster is ok.
+func TestRedisClusterReachable(t *testing.T) {
+	u, err := url.Parse(RedisClusterURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme != "redis+cluster" {
+		t.Fatalf("scheme %q, want redis+cluster", u.Scheme)
+	}
+	nodes := strings.Split(u.Host, ",")
+	for _, node := range nodes {
+		redisPing(t, "redis://"+node, "6379")
+	}
+	conn, r := redisPing(t, "redis://"+nodes[0], "6379")
+	info := redisCommand(t, conn, r, "CLUSTER INFO")
+	if !strings.Contains(info, "cluster_state:ok\r\n") {
+		t.Fatalf("CLUSTER INFO on %s:\n%s\nwant cluster_state:ok", nodes[0], info)
+	}
+	t.Logf("%d nodes, cluster_state:ok", len(nodes))
+}
+
 // fakeTB records how lookup ends a test; like testing.T, Skip and Fatal end
 // the goroutine.
 type fakeTB struct {
@@ -131,6 +199,12 @@ func TestLookup(t *testing.T) {
 		{"mysql unset, not required", MySQLURL, MySQLEnv, "", "0", true, false},
 		{"postgres unset, required", PostgresURL, PostgresEnv, "", "1", false, true},
 		{"mysql unset, required", MySQLURL, MySQLEnv, "", "1", false, true},
+		{"redis set", RedisURL, RedisEnv, "redis://h:3/0", "1", false, false},
+		{"redis unset", RedisURL, RedisEnv, "", "", true, false},
+		{"redis unset, required", RedisURL, RedisEnv, "", "1", false, true},
+		{"redis cluster set", RedisClusterURL, RedisClusterEnv, "redis+cluster://h:4,h:5", "", false, false},
+		{"redis cluster unset", RedisClusterURL, RedisClusterEnv, "", "0", true, false},
+		{"redis cluster unset, required", RedisClusterURL, RedisClusterEnv, "", "1", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)

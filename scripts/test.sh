@@ -11,7 +11,7 @@
 #                             run instead of skipping (CI sets it)
 #   STRATA_POSTGRES_URL, STRATA_MYSQL_URL, STRATA_REDIS_URL,
 #   STRATA_REDIS_CLUSTER_URL  use these servers instead of starting any
-#   FUZZTIME                  how long each fuzz target runs (default 5s)
+#   FUZZTIME                  executions per fuzz target (default 50000x)
 #   GOTESTFLAGS               extra flags for go test (e.g. -run, -v)
 set -euo pipefail
 cd "$(dirname "$0")/.."

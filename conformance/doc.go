@@ -200,4 +200,14 @@
 //   - Aggregates: Sum, Avg, Min and Max with filters, over ints, floats,
 //     times, strings and nullable fields (NULLs ignored); over nothing, Sum
 //     is 0 and the others nil.
+//   - Migrations: package migrate over the repo's store: a set that creates
+//     a collection, adds a nullable field and indexes it is applied by Up (in
+//     version order; a record with and without the field round-trips and is
+//     found by the new index), Status shows each migration applied, a second
+//     Up does nothing, Down of all rolls them back (highest first, the
+//     collection and its records gone) and Up applies them again; four
+//     Migrators over the same repo running Up at once apply each migration
+//     exactly once between them, without error. The area skips where the
+//     adapter is not a driver.Migrator; where it is not a driver.Locker, Up,
+//     Down and Up run WithoutLock and the concurrent case skips.
 package conformance

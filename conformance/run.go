@@ -23,7 +23,7 @@ import (
 // Run runs the conformance suite against the repos h opens. Each area is a
 // sub-test (Harness, CRUD, Types, Queries, Paging, Locking, Merge,
 // Transactions, BadInput, Context, Lifecycle, Associations, Upserts,
-// Aggregates), each case a sub-test of its area with a repo of its own;
+// Aggregates, Migrations), each case a sub-test of its area with a repo of its own;
 // cases run in parallel. Use go test's -run flag to pick areas or cases:
 //
 //	go test -run 'Conformance/Queries/Null'
@@ -88,6 +88,7 @@ var areas = []area{
 	{"Associations", assocCases},
 	{"Upserts", upsertCases},
 	{"Aggregates", aggregateCases},
+	{"Migrations", migrationCases},
 }
 
 // suite is what every case shares: the harness and its consistency.

@@ -1,9 +1,7 @@
 package memory
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/strata-go/strata/repo/driver"
 )
@@ -48,25 +46,7 @@ func zero(f driver.Field) any {
 	if f.Nullable {
 		return nil
 	}
-	switch f.Kind {
-	case driver.KindString:
-		return ""
-	case driver.KindInt:
-		return int64(0)
-	case driver.KindFloat:
-		return float64(0)
-	case driver.KindBool:
-		return false
-	case driver.KindTime:
-		return time.Time{}
-	case driver.KindBytes:
-		return []byte{}
-	case driver.KindStrings:
-		return []string{}
-	case driver.KindJSON:
-		return json.RawMessage("null")
-	}
-	return nil
+	return driver.Zero(f.Kind)
 }
 
 // materialize returns stored values in the order of c's fields. The slice

@@ -2,10 +2,8 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/uptrace/bun"
 
@@ -61,7 +59,7 @@ func plan(d Dialect, op driver.MigrationOp) ([]*stmt, error) {
 		st := new(stmt).sql("ALTER TABLE ").ident(op.Collection).sql(" ADD COLUMN ")
 		columnDef(st, d, op.Field, false)
 		if !op.Field.Nullable {
-			st.sql(" DEFAULT ").val(d.encode(op.Field.Kind, zero(op.Field.Kind)))
+			st.sql(" DEFAULT ").val(d.encode(op.Field.Kind, driver.Zero(op.Field.Kind)))
 		}
 		return one(st)
 	case driver.DropField:
@@ -160,26 +158,4 @@ func alterColumn(d Dialect, op driver.AlterField) ([]*stmt, error) {
 		return []*stmt{st}, nil
 	}
 	return nil, fmt.Errorf("%w: sqlstore: SQLite cannot alter a column; add a new one, copy, drop the old one", driver.ErrUnsupported)
-}
-
-// zero is the canonical zero value of a kind, the default of a new
-// non-nullable column.
-func zero(k driver.Kind) any {
-	switch k {
-	case driver.KindString:
-		return ""
-	case driver.KindInt:
-		return int64(0)
-	case driver.KindFloat:
-		return 0.0
-	case driver.KindBool:
-		return false
-	case driver.KindTime:
-		return time.Time{}
-	case driver.KindBytes:
-		return []byte{}
-	case driver.KindStrings:
-		return []string{}
-	}
-	return json.RawMessage("null")
 }

@@ -171,3 +171,14 @@ func TestNames(t *testing.T) {
 	assert.Equal(t, "Isolation(9)", driver.Isolation(9).String())
 	assert.Equal(t, "serializable", driver.Serializable.String())
 }
+
+func TestZero(t *testing.T) {
+	for k := driver.KindString; k <= driver.KindJSON; k++ {
+		z := driver.Zero(k)
+		require.NotNil(t, z, "%s", k)
+		got, err := driver.Normalize(k, z)
+		require.NoError(t, err, "the zero of %s is canonical", k)
+		assert.Equal(t, z, got)
+	}
+	assert.Nil(t, driver.Zero(driver.Kind(0)))
+}

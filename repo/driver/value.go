@@ -207,6 +207,32 @@ func parseFloat(s string) (any, error) {
 	return f, nil
 }
 
+// Zero returns the canonical zero value of a kind: "", 0, 0.0, false, the
+// zero time, empty bytes, an empty list, JSON null. It is what a record
+// holds in a non-nullable field that was added after it was stored (see
+// AddField).
+func Zero(k Kind) any {
+	switch k {
+	case KindString:
+		return ""
+	case KindInt:
+		return int64(0)
+	case KindFloat:
+		return 0.0
+	case KindBool:
+		return false
+	case KindTime:
+		return time.Time{}
+	case KindBytes:
+		return []byte{}
+	case KindStrings:
+		return []string{}
+	case KindJSON:
+		return json.RawMessage("null")
+	}
+	return nil
+}
+
 // Compare orders two canonical values of the same scalar kind: it returns
 // -1, 0 or +1. nil (NULL) orders before every value. Strings and bytes
 // order by bytes (adapters over SQL use a binary collation so that every

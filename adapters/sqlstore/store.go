@@ -139,6 +139,12 @@ func (s store) one(ctx context.Context, c *driver.Collection, q *driver.Query, l
 	if lock && s.d != SQLite { // SQLite's transactions lock the whole database
 		st.sql(" FOR UPDATE")
 	}
+	return s.row(ctx, c, &st, q.Fields)
+}
+
+// row runs a statement that returns at most one row (a SELECT, or a write
+// with RETURNING) and reads it; found is false when it returns none.
+func (s store) row(ctx context.Context, c *driver.Collection, st *stmt, fields []int) (rec driver.Record, found bool, err error) {
 	rows, err := s.db.QueryContext(ctx, st.String(), st.args...)
 	if err != nil {
 		return driver.Record{}, false, err
@@ -147,8 +153,7 @@ func (s store) one(ctx context.Context, c *driver.Collection, q *driver.Query, l
 	if !rows.Next() {
 		return driver.Record{}, false, rows.Err()
 	}
-	rec, err := s.scan(rows, c, q.Fields)
-	if err != nil {
+	if rec, err = s.scan(rows, c, fields); err != nil {
 		return driver.Record{}, false, err
 	}
 	return rec, true, rows.Close()
@@ -373,23 +378,11 @@ func (s store) updateReturning(ctx context.Context, c *driver.Collection, u driv
 	var st stmt
 	s.updateSQL(&st, c, u)
 	st.sql(" RETURNING ").idents(columns(c, nil))
-	rows, err := s.db.QueryContext(ctx, st.String(), st.args...)
-	if err != nil {
-		return driver.Record{}, err
+	rec, found, err := s.row(ctx, c, &st, nil)
+	if err == nil && !found {
+		err = s.whyNot(ctx, c, u.Key, u.ExpectVersion)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return driver.Record{}, err
-		}
-		rows.Close()
-		return driver.Record{}, s.whyNot(ctx, c, u.Key, u.ExpectVersion)
-	}
-	rec, err := s.scan(rows, c, nil)
-	if err != nil {
-		return driver.Record{}, err
-	}
-	return rec, rows.Close()
+	return rec, err
 }
 
 // updateLocked runs inside a transaction: it applies the changes with one

@@ -36,19 +36,8 @@ func (s store) upsert(ctx context.Context, c *driver.Collection, rec driver.Reco
 		s.replaceSQL(&st, c, oc.Replace, func(col string) { st.sql("EXCLUDED.").ident(col) })
 	}
 	st.sql(" RETURNING ").idents(columns(c, nil))
-	rows, err := s.db.QueryContext(ctx, st.String(), st.args...)
-	if err != nil {
-		return driver.Record{}, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return driver.Record{}, rows.Err() // nothing inserted
-	}
-	out, err := s.scan(rows, c, nil)
-	if err != nil {
-		return driver.Record{}, err
-	}
-	return out, rows.Close()
+	out, _, err := s.row(ctx, c, &st, nil) // no row: nothing inserted (Record{})
+	return out, err
 }
 
 // replaces reports whether an upsert's update assigns anything.

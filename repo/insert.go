@@ -77,10 +77,10 @@ func (r *Repo) Insert(ctx context.Context, v any, opts ...InsertOption) (err err
 		cs = new(schema.Changeset) // its Err says what is wrong
 	}
 	var rows int
-	ctx, obs := r.begin(ctx, "insert", csName(cs))
+	ctx, obs := r.begin(ctx, "insert", nameOf(cs.Schema()))
 	defer obs.end(&rows, &err)
 	if err := cs.Err(); err != nil {
-		return wrap("insert", csName(cs), err)
+		return wrap("insert", nameOf(cs.Schema()), err)
 	}
 	s := cs.Schema()
 	var ic insertConfig
@@ -168,13 +168,6 @@ func (r *Repo) conflictOptions(s *schema.Schema, ic insertConfig) (driver.Insert
 		}
 	}
 	return driver.InsertOptions{OnConflict: oc}, target, nil
-}
-
-func csName(cs *schema.Changeset) string {
-	if s := cs.Schema(); s != nil {
-		return s.Name()
-	}
-	return ""
 }
 
 func replaceFields(s *schema.Schema, ic insertConfig) ([]int, error) {

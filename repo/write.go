@@ -32,10 +32,10 @@ func (r *Repo) Update(ctx context.Context, v any) (err error) {
 		cs = new(schema.Changeset) // its Err says what is wrong
 	}
 	rows := 0
-	ctx, obs := r.begin(ctx, "update", csName(cs))
+	ctx, obs := r.begin(ctx, "update", nameOf(cs.Schema()))
 	defer obs.end(&rows, &err)
 	if err := cs.Err(); err != nil {
-		return wrap("update", csName(cs), err)
+		return wrap("update", nameOf(cs.Schema()), err)
 	}
 	s := cs.Schema()
 	if err := r.checkUniques(s); err != nil {

@@ -214,6 +214,11 @@ func Count[T any](ctx context.Context, r *Repo, q Query) (n int64, err error) {
 	if err != nil {
 		return 0, wrap("count", s.Name(), err)
 	}
+	if q.orderBy == nil {
+		// How many records a limit leaves does not depend on which: spare
+		// the store the sort compile adds for determinism (Exists too).
+		dq.Order = nil
+	}
 	n, err = r.st.Count(ctx, s.Collection, dq)
 	return n, wrap("count", s.Name(), err)
 }

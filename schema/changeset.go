@@ -355,48 +355,11 @@ func (cs *Changeset) Values() ([]any, error) {
 		return nil, err
 	}
 	for _, c := range cs.changes {
-		v, err := ApplyChange(vals[c.Field.Pos], c.Op, c.Value)
+		v, err := driver.ApplyChange(vals[c.Field.Pos], c.Op, c.Value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Field, err)
 		}
 		vals[c.Field.Pos] = v
 	}
 	return vals, nil
-}
-
-// ApplyChange returns the result of applying op with value v to the
-// canonical value old, by the rules of driver.Update (an increment that
-// overflows int64 is an error wrapping driver.ErrInvalid). It is the
-// reference semantics of a change.
-func ApplyChange(old any, op driver.ChangeOp, v any) (any, error) {
-	switch op {
-	case driver.Increment:
-		n, _ := old.(int64)
-		d, _ := v.(int64)
-		sum := n + d
-		if (d > 0 && sum < n) || (d < 0 && sum > n) {
-			return nil, fmt.Errorf("%w: %d%+d overflows int64", driver.ErrInvalid, n, d)
-		}
-		return sum, nil
-	case driver.Add:
-		cur, _ := old.([]string)
-		add, _ := v.([]string)
-		out := slices.Clone(cur)
-		for _, e := range add {
-			if !slices.Contains(out, e) {
-				out = append(out, e)
-			}
-		}
-		return out, nil
-	case driver.Remove:
-		cur, _ := old.([]string)
-		rm, _ := v.([]string)
-		return slices.DeleteFunc(slices.Clone(cur), func(e string) bool { return slices.Contains(rm, e) }), nil
-	case driver.SetMax:
-		if old == nil || driver.Compare(v, old) > 0 {
-			return v, nil
-		}
-		return old, nil
-	}
-	return v, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/strata-go/strata/repo/driver"
-	"github.com/strata-go/strata/schema"
 )
 
 // store implements the record operations once, for the Adapter (over the
@@ -404,7 +403,7 @@ func (s store) updateLocked(ctx context.Context, c *driver.Collection, u driver.
 		next := append([]any(nil), cur.Values...)
 		var sets []driver.Change
 		for _, ch := range u.Changes {
-			v, err := schema.ApplyChange(next[ch.Field], ch.Op, ch.Value)
+			v, err := driver.ApplyChange(next[ch.Field], ch.Op, ch.Value)
 			if err != nil {
 				return driver.Record{}, err
 			}

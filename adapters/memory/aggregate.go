@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/strata-go/strata/repo/driver"
 )
@@ -33,7 +32,7 @@ func (s store) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Qu
 				vals = append(vals, x)
 			}
 		}
-		out, err = aggregate(fn, c.Fields[field], vals)
+		out, err = driver.AggregateValues(fn, c.Fields[field], vals)
 		return err
 	})
 	return out, err
@@ -57,57 +56,4 @@ func checkAggregate(c *driver.Collection, fn driver.AggFunc, field int) error {
 		return fmt.Errorf("%w: unknown aggregate function %s", driver.ErrInvalid, fn)
 	}
 	return fmt.Errorf("%w: cannot compute %s of %s field %s", driver.ErrInvalid, fn, f.Kind, f.Name)
-}
-
-// aggregate computes fn over vals, the non-NULL values of field f.
-func aggregate(fn driver.AggFunc, f driver.Field, vals []any) (any, error) {
-	switch fn {
-	case driver.AggSum:
-		if f.Kind == driver.KindInt {
-			return sumInts(f, vals)
-		}
-		return sumFloats(vals), nil
-	case driver.AggAvg:
-		if len(vals) == 0 {
-			return nil, nil
-		}
-		return sumFloats(vals) / float64(len(vals)), nil
-	}
-	var best any
-	for _, v := range vals {
-		n := driver.Compare(v, best)
-		if best == nil || (fn == driver.AggMin && n < 0) || (fn == driver.AggMax && n > 0) {
-			best = v
-		}
-	}
-	return best, nil
-}
-
-func sumInts(f driver.Field, vals []any) (int64, error) {
-	var sum int64
-	for _, v := range vals {
-		n, ok := v.(int64)
-		if !ok {
-			return 0, fmt.Errorf("%w: field %s holds a %T, not an int", driver.ErrInvalid, f.Name, v)
-		}
-		if (n > 0 && sum > math.MaxInt64-n) || (n < 0 && sum < math.MinInt64-n) {
-			return 0, fmt.Errorf("%w: the sum of %s overflows int64", driver.ErrInvalid, f.Name)
-		}
-		sum += n
-	}
-	return sum, nil
-}
-
-// sumFloats sums int64 and float64 values as float64.
-func sumFloats(vals []any) float64 {
-	var sum float64
-	for _, v := range vals {
-		switch x := v.(type) {
-		case int64:
-			sum += float64(x)
-		case float64:
-			sum += x
-		}
-	}
-	return sum
 }

@@ -1,0 +1,99 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/strata-go/strata/adapters/redis"
+	"github.com/strata-go/strata/conformance"
+	"github.com/strata-go/strata/internal/testservers"
+	"github.com/strata-go/strata/repo"
+)
+
+func TestConformanceStandalone(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, harness(t, testservers.RedisURL(t)))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, harness(t, testservers.RedisClusterURL(t)))
+}
+
+var namespaceSeq atomic.Int64
+
+// freshNamespace returns the URL of serverURL in a fresh namespace, whose
+// keys admin deletes when the test ends.
+func freshNamespace(t testing.TB, admin *redis.Adapter, serverURL string) string {
+	ns := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, namespaceSeq.Add(1))
+	t.Cleanup(func() { dropNamespace(t, admin.Client(), ns) })
+	return withParam(serverURL, "namespace", ns)
+}
+
+// admin opens an adapter for a test's housekeeping, closed when it ends.
+func admin(t testing.TB, serverURL string) *redis.Adapter {
+	a, err := redis.Open(context.Background(), serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// dropNamespace deletes every key of namespace ns (on every master of a
+// cluster).
+func dropNamespace(t testing.TB, c goredis.UniversalClient, ns string) {
+	ctx := context.Background()
+	del := func(ctx context.Context, c *goredis.Client) error {
+		iter := c.Scan(ctx, 0, "{"+ns+"[:}]*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := c.(type) {
+	case *goredis.ClusterClient:
+		err = c.ForEachMaster(ctx, del)
+	case *goredis.Client:
+		err = del(ctx, c)
+	}
+	if err != nil {
+		t.Errorf("drop namespace %s: %v", ns, err)
+	}
+}
+
+// withParam returns rawURL with a query parameter added.
+func withParam(rawURL, name, value string) string {
+	sep := "?"
+	if strings.Contains(rawURL, "?") {
+		sep = "&"
+	}
+	return rawURL + sep + name + "=" + url.QueryEscape(value)
+}
+
+// harness opens a repo in a fresh namespace for each case.
+func harness(t testing.TB, serverURL string) conformance.Harness {
+	adm := admin(t, serverURL)
+	return conformance.HarnessFunc(func(t *testing.T, opts ...repo.Option) *repo.Repo {
+		a, err := redis.Open(context.Background(), freshNamespace(t, adm, serverURL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := repo.New(a, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	})
+}

@@ -1,0 +1,94 @@
+-- write: one insert, upsert, update or delete of record ARGV[4] in shard
+-- KEYS[1], with its index entries. ARGV: op, descriptor, write id ("" for
+-- none), key, seconds to remember the write id, then per op:
+--   ins: mode ("" insert, "n" do nothing on conflict, "r" replace), the
+--        conflict target, the number of fields, field/value pairs, then
+--        the fields to replace;
+--   upd: the expected version ("" for none), then changes as op, field,
+--        kind, value (ops: s set, d set NULL, i increment, m max, a add,
+--        r remove);
+--   del: the expected version.
+-- Replies: {"ok"[, record]}, {"nothing"}, {"dup"} (the write id was
+-- applied already), {"notfound"}, {"stale"}, {"unique", index},
+-- {"invalid", message}.
+local T = KEYS[1]
+local op, desc, id, pk, keep = ARGV[1], parse_desc(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local key = T .. ":r:" .. pk
+if id ~= "" and redis.call("EXISTS", T .. ":o:" .. id) == 1 then return {"dup"} end
+local function done(reply)
+  if id ~= "" then redis.call("SET", T .. ":o:" .. id, "1", "EX", keep) end
+  return reply
+end
+
+if op == "ins" then
+  local mode, target, n = ARGV[6], ARGV[7], tonumber(ARGV[8])
+  local sets = {}
+  for i = 9, 8 + 2 * n, 2 do sets[ARGV[i]] = ARGV[i + 1] end
+  local new = with(nil, sets, {})
+  local holder
+  if mode ~= "" then
+    if target == "primary_key" then
+      if redis.call("EXISTS", key) == 1 then holder = pk end
+    else
+      for _, ix in ipairs(desc.indexes) do
+        if ix.name == target then
+          local t, null = tuple(ix, new)
+          if not null then
+            local hi = successor(t)
+            local ms = redis.call("ZRANGE", T .. ":i:" .. ix.name, "[" .. t, hi and ("(" .. hi) or "+", "BYLEX", "LIMIT", 0, 1)
+            if #ms > 0 then holder = string.sub(ms[1], #t + 1) end
+          end
+        end
+      end
+    end
+  end
+  if holder then
+    if mode == "n" then return done({"nothing"}) end
+    local old = load(T .. ":r:" .. holder)
+    local usets, udels = {}, {}
+    for i = 9 + 2 * n, #ARGV do
+      local f = ARGV[i]
+      if sets[f] ~= nil then usets[f] = sets[f] else udels[#udels + 1] = f end
+    end
+    if desc.version ~= "" then
+      local v = add(old[desc.version] or "0", "1")
+      if not v then return {"invalid", "overflow:" .. desc.version} end
+      usets[desc.version] = v
+    end
+    local unew = with(old, usets, udels)
+    local bad = unique_violation(T, desc, unew, holder, nil)
+    if bad then return {"unique", bad} end
+    put(T, desc, holder, old, unew, usets, udels)
+    unew["$rev"] = nil
+    return done({"ok", flatten(unew)})
+  end
+  if redis.call("EXISTS", key) == 1 then return {"unique", "primary_key"} end
+  local bad = unique_violation(T, desc, new, pk, nil)
+  if bad then return {"unique", bad} end
+  put(T, desc, pk, nil, new, sets, {})
+  return done({"ok"})
+end
+
+local old = load(key)
+if not old then return {"notfound"} end
+local expect = ARGV[6]
+if expect ~= "" and old[desc.version] ~= expect then return {"stale"} end
+
+if op == "del" then
+  remove(T, desc, pk, old)
+  return done({"ok"})
+end
+
+if op == "upd" then
+  local h, sets, dels = with(old, {}, {}), {}, {}
+  for i = 7, #ARGV, 4 do
+    local err = change(h, sets, dels, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    if err then return {"invalid", err} end
+  end
+  local bad = unique_violation(T, desc, h, pk, nil)
+  if bad then return {"unique", bad} end
+  put(T, desc, pk, old, h, sets, dels)
+  h["$rev"] = nil
+  return done({"ok", flatten(h)})
+end
+return {"invalid", "unknown write " .. tostring(op)}

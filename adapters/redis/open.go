@@ -1,0 +1,119 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/strata-go/strata/repo"
+	"github.com/strata-go/strata/repo/driver"
+)
+
+func init() {
+	for _, scheme := range []string{"redis", "rediss", "redis+cluster", "rediss+cluster"} {
+		repo.Register(scheme, func(ctx context.Context, u *url.URL) (driver.Adapter, error) {
+			return Open(ctx, u.String())
+		})
+	}
+}
+
+// Open opens an adapter from a URL:
+//
+//	redis://[user:password@]host:port[/db]           one server
+//	rediss://...                                     one server over TLS
+//	redis+cluster://[user:password@]h1:p1,h2:p2,...  a Redis Cluster (any of its nodes)
+//	rediss+cluster://...                             a cluster over TLS
+//
+// The query may hold the adapter's options — namespace, shards, replicas,
+// replica_timeout and write_id_ttl (durations such as 500ms) — and, for
+// one server, go-redis's own (dial_timeout, pool_size, …; see
+// goredis.ParseURL). Open checks that the store answers and loads the
+// scripts.
+func Open(ctx context.Context, rawURL string) (*Adapter, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: redis: %v", driver.ErrInvalid, err)
+	}
+	q := u.Query()
+	opts, err := takeOptions(q)
+	if err != nil {
+		return nil, err
+	}
+	u.RawQuery = q.Encode()
+	var client goredis.UniversalClient
+	switch u.Scheme {
+	case "redis", "rediss":
+		o, err := goredis.ParseURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("%w: redis: %v", driver.ErrInvalid, err)
+		}
+		client = goredis.NewClient(o)
+	case "redis+cluster", "rediss+cluster":
+		o := &goredis.ClusterOptions{Addrs: strings.Split(u.Host, ",")}
+		if u.User != nil {
+			o.Username = u.User.Username()
+			o.Password, _ = u.User.Password()
+		}
+		if u.Scheme == "rediss+cluster" {
+			// The same TLS defaults as goredis.ParseURL's for rediss.
+			plain, err := goredis.ParseURL("rediss://" + o.Addrs[0])
+			if err != nil {
+				return nil, fmt.Errorf("%w: redis: %v", driver.ErrInvalid, err)
+			}
+			o.TLSConfig = plain.TLSConfig
+		}
+		if len(q) > 0 {
+			return nil, fmt.Errorf("%w: redis: unknown cluster URL parameters %v", driver.ErrInvalid, q)
+		}
+		client = goredis.NewClusterClient(o)
+	default:
+		return nil, fmt.Errorf("%w: redis: unknown scheme %q", driver.ErrInvalid, u.Scheme)
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis: open %s: %w", u.Redacted(), err)
+	}
+	a, err := New(ctx, client, opts)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// takeOptions takes the adapter's parameters out of q.
+func takeOptions(q url.Values) (Options, error) {
+	var o Options
+	take := func(name string) string {
+		v := q.Get(name)
+		q.Del(name)
+		return v
+	}
+	o.Namespace = take("namespace")
+	ints := map[string]*int{"shards": &o.Shards, "replicas": &o.Replicas}
+	for name, p := range ints {
+		if v := take(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return o, fmt.Errorf("%w: redis: %s=%q is not a count", driver.ErrInvalid, name, v)
+			}
+			*p = n
+		}
+	}
+	durations := map[string]*time.Duration{"replica_timeout": &o.ReplicaTimeout, "write_id_ttl": &o.WriteIDTTL}
+	for name, p := range durations {
+		if v := take(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return o, fmt.Errorf("%w: redis: %s=%q is not a duration", driver.ErrInvalid, name, v)
+			}
+			*p = d
+		}
+	}
+	return o, nil
+}

@@ -1,0 +1,461 @@
+package redis
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/strata-go/strata/repo/driver"
+)
+
+// entry is one record a scan read, with its index member and its "$rev".
+type entry struct {
+	member string
+	rec    driver.Record
+	rev    string
+}
+
+// stream reads one range of one shard's index, a batch at a time.
+type stream struct {
+	shard      string
+	start, end string // ZRANGE BYLEX bounds, in the order the call takes them
+	buf        []entry
+	done       bool
+	counter    string // the shard's write counter when the first batch was read
+}
+
+// scan is one query's read: its plan, streams and what to fetch.
+type scan struct {
+	a       *Adapter
+	col     *collection
+	q       *driver.Query
+	p       plan
+	streams []*stream
+	batch   int
+	names   []string // the hash fields to read (nil: all)
+	pos     []int    // their positions in Fields (-1 for "$rev")
+}
+
+// newScan plans q. withRev also reads each record's "$rev".
+func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Query, withRev bool) (*scan, error) {
+	col, err := a.collectionOf(c)
+	if err != nil {
+		return nil, err
+	}
+	l, err := a.layoutOf(ctx, col)
+	if err != nil {
+		return nil, err
+	}
+	if q == nil {
+		q = &driver.Query{}
+	}
+	s := &scan{a: a, col: col, q: q, p: planQuery(col, q), batch: 256}
+	if s.p.native && s.p.exact && q.Limit > 0 {
+		s.batch = min(max(q.Offset+q.Limit, 1), 1024)
+	}
+	if q.Fields != nil {
+		need := slices.Clone(q.Fields)
+		need = append(need, c.Key)
+		for _, f := range q.Filters {
+			need = append(need, f.Field)
+		}
+		for _, o := range q.Order {
+			need = append(need, o.Field)
+		}
+		slices.Sort(need)
+		for _, i := range slices.Compact(need) {
+			s.names = append(s.names, c.Fields[i].Name)
+			s.pos = append(s.pos, i)
+		}
+		if withRev {
+			s.names = append(s.names, revField)
+			s.pos = append(s.pos, -1)
+		}
+	}
+	for _, r := range s.p.ranges {
+		shards := l.tags
+		if r.pk != "" {
+			shards = []string{l.shardOf(r.pk)}
+		}
+		for _, shard := range shards {
+			st := &stream{shard: shard, start: "[" + string(r.lo), end: "+"}
+			if len(r.lo) == 0 {
+				st.start = "-"
+			}
+			if r.hi != nil {
+				st.end = "(" + string(r.hi)
+			}
+			if s.p.desc {
+				st.start, st.end = st.end, st.start
+			}
+			s.streams = append(s.streams, st)
+		}
+	}
+	return s, nil
+}
+
+func (s *scan) args(st *stream) []any {
+	rev := "0"
+	if s.p.desc {
+		rev = "1"
+	}
+	args := make([]any, 0, 6+len(s.names))
+	args = append(args, s.p.suffix, s.p.nfields, st.start, st.end, rev, s.batch)
+	for _, n := range s.names {
+		args = append(args, n)
+	}
+	return args
+}
+
+// fill reads the first batch of every stream, in one pipeline.
+func (s *scan) fill(ctx context.Context) error {
+	if len(s.streams) == 1 {
+		return s.fetch(ctx, s.streams[0])
+	}
+	for attempt := 0; ; attempt++ {
+		cmds := make([]*goredis.Cmd, len(s.streams))
+		_, err := s.a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+			for i, st := range s.streams {
+				cmds[i] = scanScript.EvalSha(ctx, pipe, []string{st.shard}, s.args(st)...)
+			}
+			return nil
+		})
+		if err != nil && attempt == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := s.a.loadScripts(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for i, st := range s.streams {
+			if err := s.take(st, cmds[i].Val()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// fetch reads the next batch of st.
+func (s *scan) fetch(ctx context.Context, st *stream) error {
+	res, err := s.a.run(ctx, scanScript, []string{st.shard}, s.args(st)...)
+	if err != nil {
+		return err
+	}
+	return s.take(st, res)
+}
+
+// take decodes a scan script's reply into st's buffer and moves st past it.
+func (s *scan) take(st *stream, res any) error {
+	list, ok := res.([]any)
+	if !ok || len(list) == 0 || len(list)%2 != 1 {
+		return fmt.Errorf("redis: scan %s: malformed reply %T", s.col.Name, res)
+	}
+	if st.counter == "" {
+		st.counter, _ = list[0].(string)
+	}
+	n := (len(list) - 1) / 2
+	st.done = n < s.batch
+	for i := 1; i < len(list); i += 2 {
+		m, _ := list[i].(string)
+		st.start = "(" + m
+		fields, _ := list[i+1].([]any)
+		var e entry
+		var err error
+		if s.names == nil {
+			if len(fields) == 0 {
+				continue // deleted between ZRANGE and HGETALL: impossible in one script, but harmless
+			}
+			e.rec, e.rev, err = decodeFlat(s.col.Collection, fields)
+		} else {
+			if len(fields) != len(s.names) || fields[slices.Index(s.pos, s.col.Key)] == nil {
+				continue
+			}
+			e.rec, e.rev, err = decodeSome(s.col.Collection, s.names, s.pos, fields)
+		}
+		if err != nil {
+			return err
+		}
+		e.member = m
+		st.buf = append(st.buf, e)
+	}
+	return nil
+}
+
+// each calls fn with the records of the query, in q.Order, after the
+// filters, the cursor, the offset and the limit, until fn returns false.
+func (s *scan) each(ctx context.Context, fn func(entry) bool) error {
+	if err := s.fill(ctx); err != nil {
+		return err
+	}
+	q := s.q
+	match := func(e entry) bool {
+		for _, f := range q.Filters {
+			if !f.Match(e.rec.Values[f.Field]) {
+				return false
+			}
+		}
+		return q.After == nil || q.AfterCursor(e.rec.Values)
+	}
+	skip, n := q.Offset, 0
+	emit := func(e entry) bool {
+		if skip > 0 {
+			skip--
+			return true
+		}
+		if !fn(e) {
+			return false
+		}
+		n++
+		return q.Limit == 0 || n < q.Limit
+	}
+	if q.Limit < 0 {
+		return nil
+	}
+	if !s.p.native {
+		var all []entry
+		err := s.merge(ctx, func(e entry) bool {
+			if match(e) {
+				all = append(all, e)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortStableFunc(all, func(x, y entry) int {
+			for _, o := range q.Order {
+				c := driver.Compare(x.rec.Values[o.Field], y.rec.Values[o.Field])
+				if o.Desc {
+					c = -c
+				}
+				if c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+		for _, e := range all {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !emit(e) {
+				break
+			}
+		}
+		return nil
+	}
+	return s.merge(ctx, func(e entry) bool { return !match(e) || emit(e) })
+}
+
+// merge calls fn with the entries of every stream in member order
+// (descending if the plan says so), fetching batches as streams run dry.
+func (s *scan) merge(ctx context.Context, fn func(entry) bool) error {
+	h := &streamHeap{desc: s.p.desc}
+	for _, st := range s.streams {
+		if len(st.buf) > 0 {
+			h.streams = append(h.streams, st)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st := h.streams[0]
+		e := st.buf[0]
+		st.buf = st.buf[1:]
+		if !fn(e) {
+			return nil
+		}
+		if len(st.buf) == 0 && !st.done {
+			if err := s.fetch(ctx, st); err != nil {
+				return err
+			}
+		}
+		if len(st.buf) == 0 {
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+	}
+	return nil
+}
+
+// streamHeap orders streams by their next member.
+type streamHeap struct {
+	streams []*stream
+	desc    bool
+}
+
+func (h *streamHeap) Len() int { return len(h.streams) }
+func (h *streamHeap) Less(i, j int) bool {
+	a, b := h.streams[i].buf[0].member, h.streams[j].buf[0].member
+	if h.desc {
+		return a > b
+	}
+	return a < b
+}
+func (h *streamHeap) Swap(i, j int) { h.streams[i], h.streams[j] = h.streams[j], h.streams[i] }
+func (h *streamHeap) Push(x any)   { h.streams = append(h.streams, x.(*stream)) }
+func (h *streamHeap) Pop() any {
+	last := h.streams[len(h.streams)-1]
+	h.streams = h.streams[:len(h.streams)-1]
+	return last
+}
+
+// Query reads the records q selects from the best index (see planQuery),
+// in batches, so that memory stays bounded unless the order needs a sort.
+func (a *Adapter) Query(ctx context.Context, c *driver.Collection, q *driver.Query) iter.Seq2[driver.Record, error] {
+	return func(yield func(driver.Record, error) bool) {
+		s, err := a.newScan(ctx, c, q, false)
+		if err == nil {
+			stopped := false
+			err = s.each(ctx, func(e entry) bool {
+				stopped = !yield(e.rec, nil)
+				return !stopped
+			})
+			if stopped {
+				return
+			}
+		}
+		if err != nil {
+			yield(driver.Record{}, a.wrap("query", c.Name, err))
+		}
+	}
+}
+
+// Count counts with ZLEXCOUNT when the index ranges select exactly the
+// records the filters do, and by reading keys otherwise.
+func (a *Adapter) Count(ctx context.Context, c *driver.Collection, q *driver.Query) (int64, error) {
+	q = orEmpty(q)
+	if q.Limit < 0 {
+		return 0, nil
+	}
+	s, err := a.newScan(ctx, c, keysOnly(c, q), false)
+	if err != nil {
+		return 0, err
+	}
+	if s.p.exact && q.After == nil {
+		n, err := s.lexCount(ctx)
+		if err != nil {
+			return 0, a.wrap("count", c.Name, err)
+		}
+		n = max(n-int64(q.Offset), 0)
+		if q.Limit > 0 {
+			n = min(n, int64(q.Limit))
+		}
+		return n, nil
+	}
+	var n int64
+	err = s.each(ctx, func(entry) bool { n++; return true })
+	return n, a.wrap("count", c.Name, err)
+}
+
+func (s *scan) lexCount(ctx context.Context) (int64, error) {
+	cmds := make([]*goredis.IntCmd, len(s.streams))
+	_, err := s.a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, st := range s.streams {
+			lo, hi := st.start, st.end
+			if s.p.desc {
+				lo, hi = hi, lo
+			}
+			cmds[i] = pipe.ZLexCount(ctx, st.shard+s.p.suffix, lo, hi)
+		}
+		return nil
+	})
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, err
+}
+
+// keysOnly returns q reading only the key and the fields its filters and
+// order need.
+func keysOnly(c *driver.Collection, q *driver.Query) *driver.Query {
+	k := *q
+	k.Fields = []int{c.Key}
+	return &k
+}
+
+func orEmpty(q *driver.Query) *driver.Query {
+	if q == nil {
+		return &driver.Query{}
+	}
+	return q
+}
+
+// DeleteAll deletes the records the filters select, each with its index
+// entries atomically, a pipeline of deletes per batch. It is not atomic as
+// a whole.
+func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver.Query) (int64, error) {
+	s, err := a.newScan(ctx, c, keysOnly(c, orEmpty(q)), false)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	var keys []any
+	flush := func() error {
+		cmds := make([]*goredis.Cmd, len(keys))
+		_, err := a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+			for i, k := range keys {
+				_, shard, pk, err := a.target(ctx, c, k)
+				if err != nil {
+					return err
+				}
+				cmds[i] = writeScript.Eval(ctx, pipe, []string{shard}, "del", s.col.desc, a.writeID(), pk, a.idTTL, "")
+			}
+			return nil
+		})
+		for _, cmd := range cmds {
+			if cmd == nil {
+				continue
+			}
+			if st, _ := reply(cmd.Val()); st == "ok" || st == "dup" {
+				n++
+			}
+		}
+		keys = keys[:0]
+		return err
+	}
+	err = s.each(ctx, func(e entry) bool {
+		keys = append(keys, e.rec.Key(c))
+		if len(keys) == 256 {
+			err = flush()
+		}
+		return err == nil
+	})
+	if err == nil && len(keys) > 0 {
+		err = flush()
+	}
+	return n, a.wrap("delete all", c.Name, err)
+}
+
+// Aggregate folds the field over the records q selects, read in batches.
+func (a *Adapter) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Query, fn driver.AggFunc, field int) (any, error) {
+	k := *orEmpty(q)
+	k.Fields = []int{c.Key, field}
+	s, err := a.newScan(ctx, c, &k, false)
+	if err != nil {
+		return nil, err
+	}
+	var vals []any
+	err = s.each(ctx, func(e entry) bool {
+		if v := e.rec.Values[field]; v != nil {
+			vals = append(vals, v)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, a.wrap("aggregate", c.Name, err)
+	}
+	return driver.AggregateValues(fn, c.Fields[field], vals)
+}
+

@@ -1,0 +1,101 @@
+package redis
+
+import (
+	"fmt"
+
+	"github.com/strata-go/strata/repo/driver"
+)
+
+// revField is the hash field that holds the number of a record's last
+// write (for transactions); no stored field has its name, since stored
+// names are identifiers.
+const revField = "$rev"
+
+// appendFields appends the field/value pairs of rec's non-NULL values, and
+// returns how many pairs it appended.
+func appendFields(args []any, c *driver.Collection, rec driver.Record) ([]any, int, error) {
+	n := 0
+	for i, f := range c.Fields {
+		v := rec.Values[i]
+		if v == nil {
+			continue
+		}
+		s, err := encodeValue(f.Kind, v)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		args = append(args, f.Name, s)
+		n++
+	}
+	return args, n, nil
+}
+
+// decodeHash decodes a record from its hash. A field absent from the hash
+// is NULL, or the zero value of its kind if it is not nullable (it was
+// added since the record was written). rev is the record's "$rev".
+func decodeHash(c *driver.Collection, get func(name string) (string, bool)) (driver.Record, error) {
+	vals := make([]any, len(c.Fields))
+	for i, f := range c.Fields {
+		s, ok := get(f.Name)
+		if !ok {
+			if !f.Nullable {
+				vals[i] = driver.Zero(f.Kind)
+			}
+			continue
+		}
+		v, err := decodeValue(f.Kind, s)
+		if err != nil {
+			return driver.Record{}, fmt.Errorf("redis: %s.%s holds %q: %w", c.Name, f.Name, s, err)
+		}
+		vals[i] = v
+	}
+	return driver.Record{Values: vals}, nil
+}
+
+// decodeMap decodes a record read with HGETALL into a map.
+func decodeMap(c *driver.Collection, h map[string]string) (driver.Record, string, error) {
+	rec, err := decodeHash(c, func(name string) (string, bool) {
+		s, ok := h[name]
+		return s, ok
+	})
+	return rec, h[revField], err
+}
+
+// decodeFlat decodes a record from a script's reply: a flat list of
+// field, value, field, value...
+func decodeFlat(c *driver.Collection, flat []any) (driver.Record, string, error) {
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		h[k] = v
+	}
+	return decodeMap(c, h)
+}
+
+// decodeSome decodes a record read with HMGET of names (nil for absent
+// fields); fields not read are nil.
+func decodeSome(c *driver.Collection, names []string, pos []int, vals []any) (driver.Record, string, error) {
+	rec := driver.Record{Values: make([]any, len(c.Fields))}
+	rev := ""
+	for i, name := range names {
+		s, ok := vals[i].(string)
+		if name == revField {
+			rev = s
+			continue
+		}
+		f := c.Fields[pos[i]]
+		if !ok {
+			if !f.Nullable {
+				rec.Values[pos[i]] = driver.Zero(f.Kind)
+			}
+			continue
+		}
+		v, err := decodeValue(f.Kind, s)
+		if err != nil {
+			return driver.Record{}, "", fmt.Errorf("redis: %s.%s holds %q: %w", c.Name, f.Name, s, err)
+		}
+		rec.Values[pos[i]] = v
+	}
+	return rec, rev, nil
+}

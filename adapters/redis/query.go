@@ -303,7 +303,7 @@ func (h *streamHeap) Less(i, j int) bool {
 	return a < b
 }
 func (h *streamHeap) Swap(i, j int) { h.streams[i], h.streams[j] = h.streams[j], h.streams[i] }
-func (h *streamHeap) Push(x any)   { h.streams = append(h.streams, x.(*stream)) }
+func (h *streamHeap) Push(x any)    { h.streams = append(h.streams, x.(*stream)) }
 func (h *streamHeap) Pop() any {
 	last := h.streams[len(h.streams)-1]
 	h.streams = h.streams[:len(h.streams)-1]
@@ -458,4 +458,3 @@ func (a *Adapter) Aggregate(ctx context.Context, c *driver.Collection, q *driver
 	}
 	return driver.AggregateValues(fn, c.Fields[field], vals)
 }
-

@@ -195,4 +195,3 @@ func poll(ctx context.Context, ok func() bool) error {
 	}
 	return nil
 }
-

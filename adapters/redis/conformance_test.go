@@ -22,6 +22,13 @@ func TestConformanceStandalone(t *testing.T) {
 	conformance.Run(t, harness(t, testservers.RedisURL(t)))
 }
 
+// Sharded collections on one server: queries merge shards, and
+// transactions span them.
+func TestConformanceStandaloneSharded(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, harness(t, withParam(testservers.RedisURL(t), "shards", "4")))
+}
+
 func TestConformanceCluster(t *testing.T) {
 	t.Parallel()
 	conformance.Run(t, harness(t, testservers.RedisClusterURL(t)))

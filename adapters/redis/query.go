@@ -403,27 +403,50 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 	var n int64
 	var keys []any
 	flush := func() error {
-		cmds := make([]*goredis.Cmd, len(keys))
-		_, err := a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-			for i, k := range keys {
-				_, shard, pk, err := a.target(ctx, c, k)
-				if err != nil {
-					return err
+		// Each delete keeps its write id across a retry (after NOSCRIPT
+		// on a promoted replica), so none applies twice.
+		ids := make([]string, len(keys))
+		for i := range ids {
+			ids[i] = a.writeID()
+		}
+		pending := make([]int, len(keys))
+		for i := range pending {
+			pending[i] = i
+		}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			cmds := make([]*goredis.Cmd, len(pending))
+			_, err := a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+				for j, i := range pending {
+					_, shard, pk, err := a.target(ctx, c, keys[i])
+					if err != nil {
+						return err
+					}
+					cmds[j] = writeScript.EvalSha(ctx, pipe, []string{shard}, "del", s.col.desc, ids[i], pk, a.idTTL, "")
 				}
-				cmds[i] = writeScript.Eval(ctx, pipe, []string{shard}, "del", s.col.desc, a.writeID(), pk, a.idTTL, "")
+				return nil
+			})
+			var retry []int
+			for j, cmd := range cmds {
+				if cmd == nil {
+					continue
+				}
+				if goredis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+					retry = append(retry, pending[j])
+				} else if st, _ := reply(cmd.Val()); st == "ok" || st == "dup" {
+					n++
+				}
 			}
-			return nil
-		})
-		for _, cmd := range cmds {
-			if cmd == nil {
-				continue
+			if len(retry) == 0 || attempt > 0 {
+				keys = keys[:0]
+				return err
 			}
-			if st, _ := reply(cmd.Val()); st == "ok" || st == "dup" {
-				n++
+			if err := a.loadScripts(ctx); err != nil {
+				return err
 			}
+			pending = retry
 		}
 		keys = keys[:0]
-		return err
+		return nil
 	}
 	err = s.each(ctx, func(e entry) bool {
 		keys = append(keys, e.rec.Key(c))

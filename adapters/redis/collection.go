@@ -106,10 +106,11 @@ type meta struct {
 // metaKey is the hash of the namespace's collections (name -> meta).
 func (a *Adapter) metaKey() string { return "{" + a.opts.Namespace + "}:meta" }
 
-// layoutOf returns where the records of collection name are. A collection
-// used before it was created is created then, with the shard count of
-// the adapter (1 if it has a unique index).
-func (a *Adapter) layoutOf(ctx context.Context, col *collection) (*layout, error) {
+// layoutOf returns where the records of a collection are. A collection
+// that is not in the meta hash (it was never created nor written to) reads
+// as empty; the first insert into it (write) creates it with the
+// adapter's shard count (1 if it has a unique index).
+func (a *Adapter) layoutOf(ctx context.Context, col *collection, write bool) (*layout, error) {
 	if v, ok := a.layouts.Load(col.Name); ok {
 		return v.(*layout), nil
 	}
@@ -118,6 +119,9 @@ func (a *Adapter) layoutOf(ctx context.Context, col *collection) (*layout, error
 		m = meta{Shards: a.opts.Shards, Indexes: col.Collection.Indexes}
 		if col.unique {
 			m.Shards = 1
+		}
+		if !write {
+			return a.newLayout(col.Name, m.Shards), nil
 		}
 		b, _ := json.Marshal(fullMeta{meta: m, Fields: col.Fields})
 		if err = a.client.HSetNX(ctx, a.metaKey(), col.Name, b).Err(); err == nil {
@@ -166,13 +170,14 @@ func (a *Adapter) readMeta(ctx context.Context, name string) (meta, error) {
 	return m, nil
 }
 
-// target is the shard prefix and encoded key of one record.
-func (a *Adapter) target(ctx context.Context, c *driver.Collection, key any) (*collection, string, string, error) {
+// target is the shard prefix and encoded key of one record (see layoutOf
+// for write).
+func (a *Adapter) target(ctx context.Context, c *driver.Collection, key any, write bool) (*collection, string, string, error) {
 	col, err := a.collectionOf(c)
 	if err != nil {
 		return nil, "", "", err
 	}
-	l, err := a.layoutOf(ctx, col)
+	l, err := a.layoutOf(ctx, col, write)
 	if err != nil {
 		return nil, "", "", err
 	}

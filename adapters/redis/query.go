@@ -34,6 +34,7 @@ type scan struct {
 	col     *collection
 	q       *driver.Query
 	p       plan
+	l       *layout
 	streams []*stream
 	batch   int
 	names   []string // the hash fields to read (nil: all)
@@ -46,14 +47,14 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 	if err != nil {
 		return nil, err
 	}
-	l, err := a.layoutOf(ctx, col)
+	l, err := a.layoutOf(ctx, col, false)
 	if err != nil {
 		return nil, err
 	}
 	if q == nil {
 		q = &driver.Query{}
 	}
-	s := &scan{a: a, col: col, q: q, p: planQuery(col, q), batch: 256}
+	s := &scan{a: a, col: col, q: q, p: planQuery(col, q), l: l, batch: 256}
 	if s.p.native && s.p.exact && q.Limit > 0 {
 		s.batch = min(max(q.Offset+q.Limit, 1), 1024)
 	}
@@ -417,7 +418,7 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 			cmds := make([]*goredis.Cmd, len(pending))
 			_, err := a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
 				for j, i := range pending {
-					_, shard, pk, err := a.target(ctx, c, keys[i])
+					_, shard, pk, err := a.target(ctx, c, keys[i], false)
 					if err != nil {
 						return err
 					}

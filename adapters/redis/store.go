@@ -15,7 +15,7 @@ import (
 
 // Insert stores a new record, with its index entries, in one script.
 func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.Record, opts driver.InsertOptions) (driver.Record, error) {
-	col, shard, pk, err := a.target(ctx, c, rec.Key(c))
+	col, shard, pk, err := a.target(ctx, c, rec.Key(c), true)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -63,7 +63,7 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 
 // Get reads a record's hash.
 func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (driver.Record, error) {
-	_, shard, pk, err := a.target(ctx, c, key)
+	_, shard, pk, err := a.target(ctx, c, key, false)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -82,7 +82,7 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 // arithmetic, sets as JSON lists, max by comparison, the version check
 // and the index entries, atomically.
 func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Update) (driver.Record, error) {
-	col, shard, pk, err := a.target(ctx, c, u.Key)
+	col, shard, pk, err := a.target(ctx, c, u.Key, false)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -114,7 +114,7 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 
 // Delete removes a record and its index entries in one script.
 func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Delete) error {
-	col, shard, pk, err := a.target(ctx, c, d.Key)
+	col, shard, pk, err := a.target(ctx, c, d.Key, false)
 	if err != nil {
 		return err
 	}

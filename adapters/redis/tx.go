@@ -117,7 +117,7 @@ func (t *tx) Get(ctx context.Context, c *driver.Collection, key any) (driver.Rec
 	if err := t.check(ctx); err != nil {
 		return driver.Record{}, err
 	}
-	col, shard, pk, err := t.a.target(ctx, c, key)
+	col, shard, pk, err := t.a.target(ctx, c, key, false)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -135,7 +135,7 @@ func (t *tx) Insert(ctx context.Context, c *driver.Collection, rec driver.Record
 	if err := t.check(ctx); err != nil {
 		return driver.Record{}, err
 	}
-	col, shard, pk, err := t.a.target(ctx, c, rec.Key(c))
+	col, shard, pk, err := t.a.target(ctx, c, rec.Key(c), true)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -170,7 +170,12 @@ func (t *tx) insert(ctx context.Context, col *collection, shard, pk string, rec 
 			}
 			next.Values[c.Version] = v
 		}
-		hshard, hpk := shardAndKey(t, col, next.Key(c))
+		hpk := string(appendComponent(nil, next.Key(c)))
+		l, err := t.a.layoutOf(ctx, col, true)
+		if err != nil {
+			return driver.Record{}, err
+		}
+		hshard := l.shardOf(hpk)
 		if err := t.checkUnique(ctx, col, next); err != nil {
 			return driver.Record{}, err
 		}
@@ -187,12 +192,6 @@ func (t *tx) insert(ctx context.Context, col *collection, shard, pk string, rec 
 	}
 	t.stage(col, shard, pk, cloneRecord(rec))
 	return rec, nil
-}
-
-func shardAndKey(t *tx, col *collection, key any) (string, string) {
-	l, _ := t.a.layouts.Load(col.Name)
-	pk := string(appendComponent(nil, key))
-	return l.(*layout).shardOf(pk), pk
 }
 
 // holder returns the record rec collides with on target, or nil.
@@ -253,7 +252,7 @@ func (t *tx) Update(ctx context.Context, c *driver.Collection, u driver.Update) 
 	if err := t.check(ctx); err != nil {
 		return driver.Record{}, err
 	}
-	col, shard, pk, err := t.a.target(ctx, c, u.Key)
+	col, shard, pk, err := t.a.target(ctx, c, u.Key, false)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -307,7 +306,7 @@ func (t *tx) Delete(ctx context.Context, c *driver.Collection, d driver.Delete) 
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	col, shard, pk, err := t.a.target(ctx, c, d.Key)
+	col, shard, pk, err := t.a.target(ctx, c, d.Key, false)
 	if err != nil {
 		return err
 	}
@@ -341,7 +340,7 @@ func (t *tx) query(ctx context.Context, c *driver.Collection, q *driver.Query) (
 	var recs []driver.Record
 	err = s.each(ctx, func(e entry) bool {
 		pk := string(appendComponent(nil, e.rec.Key(c)))
-		rkey := shardAndKeyOf(s, pk) + ":r:" + pk
+		rkey := s.l.shardOf(pk) + ":r:" + pk
 		if _, ok := t.reads[rkey]; !ok {
 			t.reads[rkey] = e.rev
 		}
@@ -401,11 +400,6 @@ func (t *tx) query(ctx context.Context, c *driver.Collection, q *driver.Query) (
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func shardAndKeyOf(s *scan, pk string) string {
-	l, _ := s.a.layouts.Load(s.col.Name)
-	return l.(*layout).shardOf(pk)
 }
 
 func (t *tx) Query(ctx context.Context, c *driver.Collection, q *driver.Query) iter.Seq2[driver.Record, error] {

@@ -33,6 +33,12 @@ type Options struct {
 	// failover of its master.
 	Replicas       int
 	ReplicaTimeout time.Duration
+	// TTL gives collections (by name) whose records are ephemeral a time
+	// to live: a record expires that long after its last write, and reads
+	// as deleted from then on; a sweeper removes expired records and their
+	// index entries every SweepEvery (1 s if 0).
+	TTL        map[string]time.Duration
+	SweepEvery time.Duration
 	// WriteIDTTL is how long a server remembers the id of a write it
 	// applied, so that a write retried after a lost reply (go-redis
 	// retries on connection errors) is applied once (5 minutes if 0).
@@ -53,6 +59,8 @@ type Adapter struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	closed   atomic.Bool
+
+	stopSweep func() // stops the sweeper and waits for it
 }
 
 // New returns an adapter over client, a *goredis.Client (one server) or a
@@ -77,6 +85,14 @@ func New(ctx context.Context, client goredis.UniversalClient, opts Options) (*Ad
 	if opts.WriteIDTTL <= 0 {
 		opts.WriteIDTTL = 5 * time.Minute
 	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = time.Second
+	}
+	for name, d := range opts.TTL {
+		if d < time.Millisecond {
+			return nil, fmt.Errorf("%w: redis: time to live of %s is %s; want at least 1ms", driver.ErrInvalid, name, d)
+		}
+	}
 	var seed [8]byte
 	rand.Read(seed[:])
 	a := &Adapter{
@@ -89,8 +105,15 @@ func New(ctx context.Context, client goredis.UniversalClient, opts Options) (*Ad
 	if err := a.loadScripts(ctx); err != nil {
 		return nil, err
 	}
+	a.stopSweep = func() {}
+	if len(opts.TTL) > 0 {
+		a.startSweeper()
+	}
 	return a, nil
 }
+
+// Namespace returns the prefix of the adapter's keys.
+func (a *Adapter) Namespace() string { return a.opts.Namespace }
 
 // Client returns the go-redis client the adapter uses.
 func (a *Adapter) Client() goredis.UniversalClient { return a.client }
@@ -112,6 +135,7 @@ func (a *Adapter) Close() error {
 	if a.closed.Swap(true) {
 		return nil
 	}
+	a.stopSweep()
 	return a.client.Close()
 }
 

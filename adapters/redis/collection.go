@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -22,6 +23,8 @@ type collection struct {
 	desc    string
 	// unique: the collection has a unique index (and so one shard).
 	unique bool
+	// ttl: its records expire this long after their last write (0: never).
+	ttl time.Duration
 }
 
 // index is a secondary index: its fields (positions in Fields), then the
@@ -37,11 +40,12 @@ func (a *Adapter) collectionOf(c *driver.Collection) (*collection, error) {
 	if v, ok := a.collections.Load(c); ok {
 		return v.(*collection), nil
 	}
-	col := &collection{Collection: c}
+	col := &collection{Collection: c, ttl: a.opts.TTL[c.Name]}
 	var desc strings.Builder
 	if c.Version >= 0 {
 		desc.WriteString(c.Fields[c.Version].Name)
 	}
+	desc.WriteString("\t" + strconv.FormatInt(col.ttl.Milliseconds(), 10))
 	for _, ix := range c.Indexes {
 		x := index{name: ix.Name, unique: ix.Unique}
 		desc.WriteString("\n" + ix.Name)

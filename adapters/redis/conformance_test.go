@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,29 +55,43 @@ func admin(t testing.TB, serverURL string) *redis.Adapter {
 	return a
 }
 
-// dropNamespace deletes every key of namespace ns (on every master of a
-// cluster).
+// dropNamespace deletes every key of namespace ns.
 func dropNamespace(t testing.TB, c goredis.UniversalClient, ns string) {
+	keys := scanKeys(t, c, "{"+ns+"[:}]*")
+	for _, k := range keys {
+		if err := c.Del(context.Background(), k).Err(); err != nil {
+			t.Errorf("drop namespace %s: %v", ns, err)
+			return
+		}
+	}
+}
+
+// scanKeys returns the keys that match pattern (on every master of a
+// cluster).
+func scanKeys(t testing.TB, c goredis.UniversalClient, pattern string) []string {
 	ctx := context.Background()
-	del := func(ctx context.Context, c *goredis.Client) error {
-		iter := c.Scan(ctx, 0, "{"+ns+"[:}]*", 1000).Iterator()
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, c *goredis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
-			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
-				return err
-			}
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
 		}
 		return iter.Err()
 	}
 	var err error
 	switch c := c.(type) {
 	case *goredis.ClusterClient:
-		err = c.ForEachMaster(ctx, del)
+		err = c.ForEachMaster(ctx, scan)
 	case *goredis.Client:
-		err = del(ctx, c)
+		err = scan(ctx, c)
 	}
 	if err != nil {
-		t.Errorf("drop namespace %s: %v", ns, err)
+		t.Errorf("scan %s: %v", pattern, err)
 	}
+	return keys
 }
 
 // withParam returns rawURL with a query parameter added.

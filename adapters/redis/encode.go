@@ -203,7 +203,7 @@ func appendInt(b []byte, n int64) []byte {
 // componentEnd returns the index in m just after the component that starts
 // at i, or -1 if m is malformed there.
 func componentEnd(m []byte, i int) int {
-	if i >= len(m) {
+	if i < 0 || i >= len(m) {
 		return -1
 	}
 	switch m[i] {

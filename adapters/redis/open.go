@@ -30,7 +30,9 @@ func init() {
 //	rediss+cluster://...                             a cluster over TLS
 //
 // The query may hold the adapter's options — namespace, shards, replicas,
-// replica_timeout and write_id_ttl (durations such as 500ms) — and, for
+// replica_timeout, write_id_ttl, sweep_every (durations such as 500ms)
+// and ttl.<collection> (a collection's time to live, as ttl.presence=30s)
+// — and, for
 // one server, go-redis's own (dial_timeout, pool_size, …; see
 // goredis.ParseURL). Open checks that the store answers and loads the
 // scripts.
@@ -105,7 +107,22 @@ func takeOptions(q url.Values) (Options, error) {
 			*p = n
 		}
 	}
-	durations := map[string]*time.Duration{"replica_timeout": &o.ReplicaTimeout, "write_id_ttl": &o.WriteIDTTL}
+	durations := map[string]*time.Duration{"replica_timeout": &o.ReplicaTimeout, "write_id_ttl": &o.WriteIDTTL, "sweep_every": &o.SweepEvery}
+	for name := range q {
+		coll, ok := strings.CutPrefix(name, "ttl.")
+		if !ok {
+			continue
+		}
+		v := take(name)
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("%w: redis: %s=%q is not a duration", driver.ErrInvalid, name, v)
+		}
+		if o.TTL == nil {
+			o.TTL = map[string]time.Duration{}
+		}
+		o.TTL[coll] = d
+	}
 	for name, p := range durations {
 		if v := take(name); v != "" {
 			d, err := time.ParseDuration(v)

@@ -76,6 +76,10 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 			s.names = append(s.names, revField)
 			s.pos = append(s.pos, -1)
 		}
+		if col.ttl > 0 {
+			s.names = append(s.names, expField) // the scan script's check needs it last
+			s.pos = append(s.pos, -1)
+		}
 	}
 	for _, r := range s.p.ranges {
 		shards := l.tags
@@ -100,12 +104,15 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 }
 
 func (s *scan) args(st *stream) []any {
-	rev := "0"
+	rev, ttl := "0", "0"
 	if s.p.desc {
 		rev = "1"
 	}
-	args := make([]any, 0, 6+len(s.names))
-	args = append(args, s.p.suffix, s.p.nfields, st.start, st.end, rev, s.batch)
+	if s.col.ttl > 0 {
+		ttl = "1"
+	}
+	args := make([]any, 0, 7+len(s.names))
+	args = append(args, s.p.suffix, s.p.nfields, st.start, st.end, rev, s.batch, ttl)
 	for _, n := range s.names {
 		args = append(args, n)
 	}
@@ -343,7 +350,7 @@ func (a *Adapter) Count(ctx context.Context, c *driver.Collection, q *driver.Que
 	if err != nil {
 		return 0, err
 	}
-	if s.p.exact && q.After == nil {
+	if s.p.exact && q.After == nil && s.col.ttl == 0 { // (expired records are still in the indexes)
 		n, err := s.lexCount(ctx)
 		if err != nil {
 			return 0, a.wrap("count", c.Name, err)

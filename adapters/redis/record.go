@@ -11,6 +11,10 @@ import (
 // names are identifiers.
 const revField = "$rev"
 
+// expField holds the time (Unix milliseconds) a record of a collection with
+// a time to live expires.
+const expField = "$exp"
+
 // appendFields appends the field/value pairs of rec's non-NULL values, and
 // returns how many pairs it appended.
 func appendFields(args []any, c *driver.Collection, rec driver.Record) ([]any, int, error) {
@@ -82,6 +86,9 @@ func decodeSome(c *driver.Collection, names []string, pos []int, vals []any) (dr
 		s, ok := vals[i].(string)
 		if name == revField {
 			rev = s
+			continue
+		}
+		if pos[i] < 0 {
 			continue
 		}
 		f := c.Fields[pos[i]]

@@ -63,11 +63,16 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 
 // Get reads a record's hash.
 func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (driver.Record, error) {
-	_, shard, pk, err := a.target(ctx, c, key, false)
+	col, shard, pk, err := a.target(ctx, c, key, false)
 	if err != nil {
 		return driver.Record{}, err
 	}
-	h, err := a.client.HGetAll(ctx, shard+":r:"+pk).Result()
+	var h map[string]string
+	if col.ttl > 0 {
+		h, err = a.getLive(ctx, shard+":r:"+pk)
+	} else {
+		h, err = a.client.HGetAll(ctx, shard+":r:"+pk).Result()
+	}
 	if err != nil {
 		return driver.Record{}, a.wrap("get", c.Name, err)
 	}

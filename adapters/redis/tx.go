@@ -79,7 +79,13 @@ func (t *tx) read(ctx context.Context, col *collection, shard, pk string) (drive
 		}
 		return cloneRecord(w.rec), true, nil
 	}
-	h, err := t.a.client.HGetAll(ctx, key).Result()
+	var h map[string]string
+	var err error
+	if col.ttl > 0 {
+		h, err = t.a.getLive(ctx, key)
+	} else {
+		h, err = t.a.client.HGetAll(ctx, key).Result()
+	}
 	if err != nil {
 		return driver.Record{}, false, err
 	}

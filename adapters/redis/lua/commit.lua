@@ -16,7 +16,9 @@ for _ = 1, nchecks do
   if kind == "r" then
     local rev = redis.call("HGET", key, "$rev")
     if want == "" then
-      if redis.call("EXISTS", key) == 1 then return {"conflict"} end
+      -- absent, or expired (a transaction reads an expired record as absent)
+      local e = redis.call("HGET", key, "$exp")
+      if redis.call("EXISTS", key) == 1 and not (e and tonumber(e) <= now_ms()) then return {"conflict"} end
     elseif rev ~= want then
       return {"conflict"}
     end
@@ -35,7 +37,7 @@ while i <= #ARGV do
   for _ = 1, n do w.sets[ARGV[i]] = ARGV[i + 1]; i = i + 2 end
   n = tonumber(ARGV[i]); i = i + 1
   for _ = 1, n do w.dels[#w.dels + 1] = ARGV[i]; i = i + 1 end
-  w.old = load(w.T .. ":r:" .. w.pk)
+  w.old = live(w.T, w.desc, w.pk)
   if w.op == "p" then w.new = with(w.old, w.sets, w.dels) end
   writes[#writes + 1] = w
   written[w.T .. ":r:" .. w.pk] = true

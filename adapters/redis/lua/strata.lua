@@ -21,12 +21,14 @@ local function split(s, sep)
 end
 
 -- A descriptor tells a script what it needs of a collection: the version
--- field and the indexes, with the kind of each indexed field (i: int or
--- time, f: float, s: string, b: bool). Lines: "version", then one per
--- index: "name\tu|n\tfield\tkind\tfield\tkind...".
+-- field, the records' time to live in milliseconds (0: none) and the
+-- indexes, with the kind of each indexed field (i: int or time, f: float,
+-- s: string, b: bool). Lines: "version\tttl", then one per index:
+-- "name\tu|n\tfield\tkind\tfield\tkind...".
 local function parse_desc(d)
   local lines = split(d, "\n")
-  local desc = {version = lines[1], indexes = {}}
+  local head = split(lines[1], "\t")
+  local desc = {version = head[1], ttl = tonumber(head[2] or "0") or 0, indexes = {}}
   for i = 2, #lines do
     local p = split(lines[i], "\t")
     local ix = {name = p[1], unique = p[2] == "u", fields = {}, kinds = {}}
@@ -123,8 +125,10 @@ local function flatten(h)
   return out
 end
 
+local live
+
 -- unique_violation returns the name of a unique index in which record h,
--- stored under pk, would collide with another record (one not in skip).
+-- stored under pk, would collide with another (live) record not in skip.
 local function unique_violation(T, desc, h, pk, skip)
   for _, ix in ipairs(desc.indexes) do
     if ix.unique then
@@ -134,7 +138,9 @@ local function unique_violation(T, desc, h, pk, skip)
         local ms = redis.call("ZRANGE", T .. ":i:" .. ix.name, "[" .. t, hi and ("(" .. hi) or "+", "BYLEX", "LIMIT", 0, 2)
         for _, m in ipairs(ms) do
           local other = string.sub(m, #t + 1)
-          if other ~= pk and not (skip and skip[T .. ":r:" .. other]) then return ix.name end
+          if other ~= pk and not (skip and skip[T .. ":r:" .. other]) and (desc.ttl == 0 or live(T, desc, other)) then
+            return ix.name
+          end
         end
       end
     end
@@ -150,6 +156,19 @@ local function with(old, sets, dels)
   for f, v in pairs(sets) do h[f] = v end
   for _, f in ipairs(dels) do h[f] = nil end
   return h
+end
+
+-- now_ms is the server's clock, in milliseconds.
+local function now_ms()
+  local t = redis.call("TIME")
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- expired reports whether record h (of a collection with a time to live)
+-- has outlived it.
+local function expired(h)
+  local e = h["$exp"]
+  return e ~= nil and tonumber(e) <= now_ms()
 end
 
 -- put writes record pk of shard T: old is what is stored (nil if nothing),
@@ -183,6 +202,12 @@ local function put(T, desc, pk, old, new, sets, dels)
   end
   args[#args + 1] = "$rev"
   args[#args + 1] = redis.call("INCR", T .. ":n")
+  if desc.ttl > 0 then
+    local e = now_ms() + desc.ttl
+    args[#args + 1] = "$exp"
+    args[#args + 1] = e
+    redis.call("ZADD", T .. ":x", e, pk)
+  end
   redis.call("HSET", key, unpack(args))
 end
 
@@ -194,6 +219,18 @@ local function remove(T, desc, pk, old)
   redis.call("ZREM", T .. ":k", pk)
   redis.call("DEL", T .. ":r:" .. pk)
   redis.call("INCR", T .. ":n")
+  if desc.ttl > 0 then redis.call("ZREM", T .. ":x", pk) end
+end
+
+-- live returns record pk of shard T, or nil if there is none or it has
+-- expired (then it is removed, as the sweeper would).
+live = function(T, desc, pk)
+  local h = load(T .. ":r:" .. pk)
+  if h and desc.ttl > 0 and expired(h) then
+    remove(T, desc, pk, h)
+    return nil
+  end
+  return h
 end
 
 -- Exact int64 addition of decimal strings (Lua has only doubles): each

@@ -28,7 +28,7 @@ if op == "ins" then
   local holder
   if mode ~= "" then
     if target == "primary_key" then
-      if redis.call("EXISTS", key) == 1 then holder = pk end
+      if live(T, desc, pk) then holder = pk end
     else
       for _, ix in ipairs(desc.indexes) do
         if ix.name == target then
@@ -37,6 +37,7 @@ if op == "ins" then
             local hi = successor(t)
             local ms = redis.call("ZRANGE", T .. ":i:" .. ix.name, "[" .. t, hi and ("(" .. hi) or "+", "BYLEX", "LIMIT", 0, 1)
             if #ms > 0 then holder = string.sub(ms[1], #t + 1) end
+            if holder and not live(T, desc, holder) then holder = nil end
           end
         end
       end
@@ -62,14 +63,14 @@ if op == "ins" then
     unew["$rev"] = nil
     return done({"ok", flatten(unew)})
   end
-  if redis.call("EXISTS", key) == 1 then return {"unique", "primary_key"} end
+  if live(T, desc, pk) then return {"unique", "primary_key"} end
   local bad = unique_violation(T, desc, new, pk, nil)
   if bad then return {"unique", bad} end
   put(T, desc, pk, nil, new, sets, {})
   return done({"ok"})
 end
 
-local old = load(key)
+local old = live(T, desc, pk)
 if not old then return {"notfound"} end
 local expect = ARGV[6]
 if expect ~= "" and old[desc.version] ~= expect then return {"stale"} end

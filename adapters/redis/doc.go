@@ -91,6 +91,16 @@
 // through redirections and failovers until its context ends: an
 // acknowledged write then survives the failover of its master.
 //
+// # Ephemeral records
+//
+// A collection named in Options.TTL (ttl.presence=30s in the URL) has a
+// time to live: each record expires that long after its last write and
+// reads as deleted from then on, by the server's clock. Redis's own key
+// expiry would drop the hash and leave its index entries behind, so the
+// adapter keeps each shard's expiries in a sorted set, writes remove the
+// expired records they meet, and a sweeper goroutine removes the rest
+// with their index entries (see ttl.go).
+//
 // # Transactions
 //
 // On a single server, transactions are optimistic: reads go to Redis and

@@ -57,8 +57,11 @@ func (a *Adapter) collectionOf(c *driver.Collection) (*collection, error) {
 		}
 		for _, name := range ix.Fields {
 			i := c.FieldIndex(name)
+			if i < 0 {
+				return nil, fmt.Errorf("%w: redis: index %s of %s names unknown field %s", driver.ErrInvalid, ix.Name, c.Name, name)
+			}
 			k := kindChar(c.Fields[i].Kind)
-			if i < 0 || k == 0 {
+			if k == 0 {
 				return nil, fmt.Errorf("%w: redis: index %s of %s: field %s is a %s field; only scalar fields can be indexed",
 					driver.ErrUnsupported, ix.Name, c.Name, name, c.Fields[i].Kind)
 			}

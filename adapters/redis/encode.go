@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-go/strata/repo/driver"
 )
@@ -58,11 +60,18 @@ func encodeValue(k driver.Kind, v any) (string, error) {
 func decodeValue(k driver.Kind, s string) (any, error) {
 	switch k {
 	case driver.KindString:
+		if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+			return nil, fmt.Errorf("not valid UTF-8 without NUL: %q", s)
+		}
 		return s, nil
 	case driver.KindInt:
 		return strconv.ParseInt(s, 10, 64)
 	case driver.KindFloat:
-		return strconv.ParseFloat(s, 64)
+		f, err := strconv.ParseFloat(s, 64)
+		if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return nil, fmt.Errorf("not a finite float: %q", s)
+		}
+		return f, err
 	case driver.KindBool:
 		switch s {
 		case "0":

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"bytes"
+	"math"
 	"slices"
 
 	"github.com/strata-go/strata/repo/driver"
@@ -107,6 +108,9 @@ bind:
 		}
 		if lo != nil || hi != nil {
 			p.score++
+		}
+		if empty {
+			p.score = math.MaxInt32 // nothing can match: no plan reads less
 		}
 		break bind
 	}
@@ -218,10 +222,13 @@ func (p *plan) order(q *driver.Query, constant map[int]any) {
 	}
 	var m []byte
 	for _, f := range p.fields {
+		i := slices.IndexFunc(q.Order, func(o driver.Order) bool { return o.Field == f })
 		v, ok := constant[f]
-		if !ok {
-			i := slices.IndexFunc(q.Order, func(o driver.Order) bool { return o.Field == f })
+		switch {
+		case !ok:
 			v = q.After[i]
+		case i >= 0 && driver.Compare(q.After[i], v) != 0:
+			return // a cursor from outside the filters: leave it to AfterCursor
 		}
 		if v != nil && kindTag(kindOfValue(v)) == 0 {
 			return

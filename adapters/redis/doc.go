@@ -20,7 +20,7 @@
 //	{ns:coll}:r:<key>   a record: a hash of its non-NULL fields (see encode.go)
 //	{ns:coll}:k         the primary-key index: a sorted set of the keys
 //	{ns:coll}:i:<name>  a secondary index: a sorted set of members
-//	{ns:coll}:n         the shard's write counter
+//	{ns:coll}:x         expiries, for a collection with a time to live
 //	{ns:coll}:o:<id>    a write that was applied, kept for a few minutes
 //
 // and "{ns}:meta" records each collection's shard count, fields and
@@ -56,12 +56,16 @@
 // A query is read from the index whose leading fields its filters bind
 // best (equality and In before ranges), preferring one whose order is the
 // query's; every filter is checked again on the records read, so any
-// index gives the right answer. A scan script returns a batch of members
-// with their records (HGETALL, or HMGET of the selected fields); with a
+// index gives the right answer. A batch is a ZRANGE BYLEX of members and
+// a pipeline of their records (HGETALL, or HMGET of the selected fields),
+// two round trips; a record whose member no longer matches its fields (it
+// was written in between) is skipped, so none is returned twice. With a
 // limit and an index in the query's order, the read stops when the limit
 // is reached, and a keyset cursor becomes a bound of the range. Otherwise
 // the records that match are sorted in memory. Count is ZLEXCOUNT when
-// the index ranges select exactly what the filters do.
+// the index ranges select exactly what the filters do. A query that takes
+// several batches is not a snapshot: a record written meanwhile may be
+// missed, as SCAN may miss it.
 //
 // Filters and ordering on fields without an index need Query.FullScan
 // (the capability CapUnindexedFilter is missing): the scan then reads the
@@ -104,12 +108,13 @@
 // # Transactions
 //
 // On a single server, transactions are optimistic: reads go to Redis and
-// remember each record's write number; writes wait in memory; Commit is
+// remember the id of each record's last write; writes wait in memory; Commit is
 // one script that checks that nothing read has changed and then writes
 // everything, or writes nothing and fails with ErrSerialization. This is
-// WATCH/MULTI's model without WATCH's connection pinning. Serializable
-// transactions also fail if a collection they queried was written to.
-// Savepoints copy the pending writes.
+// WATCH/MULTI's model without WATCH's connection pinning, and it gives
+// repeatable read; Serializable is refused, since new records matching a
+// transaction's query (phantoms) are not noticed. Savepoints copy the
+// pending writes.
 //
 // # Migrations and locks
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -25,7 +26,6 @@ type stream struct {
 	start, end string // ZRANGE BYLEX bounds, in the order the call takes them
 	buf        []entry
 	done       bool
-	counter    string // the shard's write counter when the first batch was read
 }
 
 // scan is one query's read: its plan, streams and what to fetch.
@@ -38,7 +38,7 @@ type scan struct {
 	streams []*stream
 	batch   int
 	names   []string // the hash fields to read (nil: all)
-	pos     []int    // their positions in Fields (-1 for "$rev")
+	pos     []int    // their positions in Fields (-1 for "$rev" and "$exp")
 }
 
 // newScan plans q. withRev also reads each record's "$rev".
@@ -60,7 +60,7 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 	}
 	if q.Fields != nil {
 		need := slices.Clone(q.Fields)
-		need = append(need, c.Key)
+		need = append(need, s.p.fields...) // to check the member
 		for _, f := range q.Filters {
 			need = append(need, f.Field)
 		}
@@ -77,7 +77,7 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 			s.pos = append(s.pos, -1)
 		}
 		if col.ttl > 0 {
-			s.names = append(s.names, expField) // the scan script's check needs it last
+			s.names = append(s.names, expField)
 			s.pos = append(s.pos, -1)
 		}
 	}
@@ -103,103 +103,145 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 	return s, nil
 }
 
-func (s *scan) args(st *stream) []any {
-	rev, ttl := "0", "0"
-	if s.p.desc {
-		rev = "1"
-	}
-	if s.col.ttl > 0 {
-		ttl = "1"
-	}
-	args := make([]any, 0, 7+len(s.names))
-	args = append(args, s.p.suffix, s.p.nfields, st.start, st.end, rev, s.batch, ttl)
-	for _, n := range s.names {
-		args = append(args, n)
-	}
-	return args
-}
-
-// fill reads the first batch of every stream, in one pipeline.
-func (s *scan) fill(ctx context.Context) error {
-	if len(s.streams) == 1 {
-		return s.fetch(ctx, s.streams[0])
-	}
-	for attempt := 0; ; attempt++ {
-		cmds := make([]*goredis.Cmd, len(s.streams))
-		_, err := s.a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-			for i, st := range s.streams {
-				cmds[i] = scanScript.EvalSha(ctx, pipe, []string{st.shard}, s.args(st)...)
-			}
-			return nil
-		})
-		if err != nil && attempt == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-			if err := s.a.loadScripts(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for i, st := range s.streams {
-			if err := s.take(st, cmds[i].Val()); err != nil {
-				return err
-			}
+// fetch reads the next batch of each stream: the members (ZRANGE BYLEX,
+// one pipeline), then their records (HGETALL, or HMGET of the fields the
+// query needs, one pipeline). The two steps are not atomic: a record
+// deleted in between is skipped, and so is one whose indexed fields
+// changed (its member is not the one read), so that no record is returned
+// twice; a record moved by a concurrent write may be missed, as a SCAN may
+// miss it.
+func (s *scan) fetch(ctx context.Context, sts []*stream) error {
+	zs := make([]*goredis.StringSliceCmd, len(sts))
+	_, err := s.a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, st := range sts {
+			zs[i] = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{
+				Key: st.shard + s.p.suffix, Start: st.start, Stop: st.end,
+				ByLex: true, Rev: s.p.desc, Count: int64(s.batch),
+			})
 		}
 		return nil
-	}
-}
-
-// fetch reads the next batch of st.
-func (s *scan) fetch(ctx context.Context, st *stream) error {
-	res, err := s.a.run(ctx, scanScript, []string{st.shard}, s.args(st)...)
+	})
 	if err != nil {
 		return err
 	}
-	return s.take(st, res)
-}
-
-// take decodes a scan script's reply into st's buffer and moves st past it.
-func (s *scan) take(st *stream, res any) error {
-	list, ok := res.([]any)
-	if !ok || len(list) == 0 || len(list)%2 != 1 {
-		return fmt.Errorf("redis: scan %s: malformed reply %T", s.col.Name, res)
+	type read struct {
+		st     *stream
+		member string
+		all    *goredis.MapStringStringCmd
+		some   *goredis.SliceCmd
 	}
-	if st.counter == "" {
-		st.counter, _ = list[0].(string)
-	}
-	n := (len(list) - 1) / 2
-	st.done = n < s.batch
-	for i := 1; i < len(list); i += 2 {
-		m, _ := list[i].(string)
-		st.start = "(" + m
-		fields, _ := list[i+1].([]any)
-		var e entry
-		var err error
-		if s.names == nil {
-			if len(fields) == 0 {
-				continue // deleted between ZRANGE and HGETALL: impossible in one script, but harmless
+	var reads []read
+	var now *goredis.TimeCmd
+	_, err = s.a.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, st := range sts {
+			members := zs[i].Val()
+			st.done = len(members) < s.batch
+			if n := len(members); n > 0 {
+				st.start = "(" + members[n-1]
 			}
-			e.rec, e.rev, err = decodeFlat(s.col.Collection, fields)
+			for _, m := range members {
+				pk, ok := s.keyOf(m)
+				if !ok {
+					return fmt.Errorf("redis: %s: malformed index entry %q", s.col.Name, m)
+				}
+				r := read{st: st, member: m}
+				key := st.shard + ":r:" + pk
+				if s.names == nil {
+					r.all = pipe.HGetAll(ctx, key)
+				} else {
+					r.some = pipe.HMGet(ctx, key, s.names...)
+				}
+				reads = append(reads, r)
+			}
+		}
+		if s.col.ttl > 0 && len(reads) > 0 {
+			now = pipe.Time(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range reads {
+		var get func(string) (string, bool)
+		if r.all != nil {
+			h := r.all.Val()
+			if len(h) == 0 {
+				continue // deleted meanwhile
+			}
+			get = func(name string) (string, bool) { v, ok := h[name]; return v, ok }
 		} else {
-			if len(fields) != len(s.names) || fields[slices.Index(s.pos, s.col.Key)] == nil {
+			vals := r.some.Val()
+			if len(vals) != len(s.names) {
 				continue
 			}
-			e.rec, e.rev, err = decodeSome(s.col.Collection, s.names, s.pos, fields)
+			get = func(name string) (string, bool) {
+				i := slices.Index(s.names, name)
+				if i < 0 {
+					return "", false
+				}
+				v, ok := vals[i].(string)
+				return v, ok
+			}
 		}
+		if _, ok := get(s.col.Fields[s.col.Key].Name); !ok {
+			continue // deleted meanwhile
+		}
+		if now != nil {
+			if exp, ok := get(expField); ok {
+				if ms, err := strconv.ParseInt(exp, 10, 64); err == nil && ms <= now.Val().UnixMilli() {
+					continue // expired
+				}
+			}
+		}
+		if m, err := s.memberOf(get); err != nil || m != r.member {
+			continue // written meanwhile: it belongs elsewhere in the index
+		}
+		rec, err := decodeHash(s.col.Collection, get)
 		if err != nil {
 			return err
 		}
-		e.member = m
-		st.buf = append(st.buf, e)
+		rev, _ := get(revField)
+		r.st.buf = append(r.st.buf, entry{member: r.member, rec: rec, rev: rev})
 	}
 	return nil
+}
+
+// keyOf returns the encoded primary key at the end of index member m.
+func (s *scan) keyOf(m string) (string, bool) {
+	i := 0
+	for range s.p.nfields {
+		if i = componentEnd([]byte(m), i); i < 0 {
+			return "", false
+		}
+	}
+	return m[i:], i < len(m)
+}
+
+// memberOf returns the index member of the record whose hash fields get
+// returns, as the scripts make it.
+func (s *scan) memberOf(get func(string) (string, bool)) (string, error) {
+	var m []byte
+	for _, f := range s.p.fields {
+		fld := s.col.Fields[f]
+		str, ok := get(fld.Name)
+		if !ok {
+			m = append(m, tagNull)
+			continue
+		}
+		v, err := decodeValue(fld.Kind, str)
+		if err != nil {
+			return "", err
+		}
+		m = appendComponent(m, v)
+	}
+	return string(m), nil
 }
 
 // each calls fn with the records of the query, in q.Order, after the
 // filters, the cursor, the offset and the limit, until fn returns false.
 func (s *scan) each(ctx context.Context, fn func(entry) bool) error {
-	if err := s.fill(ctx); err != nil {
+	if err := s.fetch(ctx, s.streams); err != nil {
 		return err
 	}
 	q := s.q
@@ -283,7 +325,7 @@ func (s *scan) merge(ctx context.Context, fn func(entry) bool) error {
 			return nil
 		}
 		if len(st.buf) == 0 && !st.done {
-			if err := s.fetch(ctx, st); err != nil {
+			if err := s.fetch(ctx, []*stream{st}); err != nil {
 				return err
 			}
 		}

@@ -17,8 +17,6 @@ var (
 	luaShared string
 	//go:embed lua/write.lua
 	luaWrite string
-	//go:embed lua/scan.lua
-	luaScan string
 	//go:embed lua/commit.lua
 	luaCommit string
 	//go:embed lua/batch.lua
@@ -28,10 +26,9 @@ var (
 // The scripts, each the shared functions followed by its body.
 var (
 	writeScript  = goredis.NewScript(luaShared + luaWrite)
-	scanScript   = goredis.NewScript(luaShared + luaScan)
 	commitScript = goredis.NewScript(luaShared + luaCommit)
 	batchScript  = goredis.NewScript(luaShared + luaBatch)
-	allScripts   = []*goredis.Script{writeScript, scanScript, commitScript, batchScript}
+	allScripts   = []*goredis.Script{writeScript, commitScript, batchScript}
 )
 
 // loadScripts loads the scripts on every master, so that pipelines can

@@ -11,14 +11,15 @@ import (
 )
 
 // Transactions are optimistic, as WATCH/MULTI is, but checked in one
-// script: a Tx reads from Redis, remembering the "$rev" (write number) of
-// every record it read (or that it was absent), and keeps its writes in
-// memory; Commit runs one script that checks that none of those records
-// changed and then writes every record and index entry, or writes nothing
-// and fails with ErrSerialization. A Serializable transaction also fails
-// if anything was written to a collection it queried (phantoms). Reads
-// see the transaction's own writes. On a cluster there are none: one
-// script can only touch the keys of one slot.
+// script: a Tx reads from Redis, remembering the "$rev" (the id of the
+// last write) of every record it read (or that it was absent), and keeps
+// its writes in memory; Commit runs one script that checks that none of
+// those records changed and then writes every record and index entry, or
+// writes nothing and fails with ErrSerialization. That is repeatable read:
+// records read cannot change under the transaction, but new ones may
+// appear (phantoms), so Serializable is refused. Reads see the
+// transaction's own writes. On a cluster there are none: one script can
+// only touch the keys of one slot.
 
 // BeginTx starts a transaction (driver.Transactor), on a single server.
 func (a *Adapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
@@ -31,19 +32,21 @@ func (a *Adapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if a.closed.Load() {
 		return nil, fmt.Errorf("redis: begin: %w", driver.ErrClosed)
 	}
-	return &tx{a: a, ctx: ctx, opts: opts, reads: map[string]string{}, counters: map[string]string{}, writes: map[string]*txWrite{}}, nil
+	if opts.Isolation == driver.Serializable {
+		return nil, fmt.Errorf("%w: redis: serializable transactions: a transaction notices when a record it read changed, not when one it would have read appeared (phantoms); use repeatable read", driver.ErrUnsupported)
+	}
+	return &tx{a: a, ctx: ctx, opts: opts, reads: map[string]string{}, writes: map[string]*txWrite{}}, nil
 }
 
 type tx struct {
-	a        *Adapter
-	ctx      context.Context
-	opts     driver.TxOptions
-	done     bool
-	reads    map[string]string // record key -> "$rev" when read ("" absent)
-	counters map[string]string // shard -> write counter when queried (Serializable)
-	writes   map[string]*txWrite
-	order    []string // keys of writes, first write first
-	saved    []savepoint
+	a      *Adapter
+	ctx    context.Context
+	opts   driver.TxOptions
+	done   bool
+	reads  map[string]string // record key -> "$rev" when read ("" absent)
+	writes map[string]*txWrite
+	order  []string // keys of writes, first write first
+	saved  []savepoint
 }
 
 // txWrite is a record as the transaction leaves it (rec.Values nil:
@@ -358,13 +361,6 @@ func (t *tx) query(ctx context.Context, c *driver.Collection, q *driver.Query) (
 	if err != nil {
 		return nil, err
 	}
-	if t.opts.Isolation == driver.Serializable {
-		for _, st := range s.streams {
-			if _, ok := t.counters[st.shard]; !ok {
-				t.counters[st.shard] = st.counter
-			}
-		}
-	}
 	for _, key := range t.order {
 		w := t.writes[key]
 		if w.col.Name != c.Name || w.rec.Values == nil {
@@ -558,12 +554,9 @@ func (t *tx) Commit() error {
 	if len(t.order) == 0 {
 		return nil
 	}
-	args := []any{t.a.writeID(), t.a.idTTL, len(t.reads) + len(t.counters)}
+	args := []any{t.a.writeID(), t.a.idTTL, len(t.reads)}
 	for key, rev := range t.reads {
-		args = append(args, "r", key, rev)
-	}
-	for shard, n := range t.counters {
-		args = append(args, "n", shard+":n", n)
+		args = append(args, key, rev)
 	}
 	descs := map[string]int{}
 	var descList []any

@@ -1,29 +1,24 @@
--- commit: a transaction's writes, all or none. ARGV: the write id (or
--- ""), seconds to remember it, then the number of checks and the checks
--- (kind, key, expected: "r" a record's "$rev", "" if it must not exist;
--- "n" a shard's write counter), then the number of descriptors and the
+-- commit: a transaction's writes, all or none. ARGV: the write id, seconds
+-- to remember it, then the number of checks and the checks (a record's
+-- key and the "$rev" the transaction read, "" if it must not exist),
+-- then the number of descriptors and the
 -- descriptors, then the writes (descriptor number, shard, key, "p" put or
 -- "d" delete, the number of fields set, field/value pairs, the number of
 -- fields cleared, their names). Replies: {"ok"}, {"dup"}, {"conflict"}
 -- (a check failed: nothing is written), {"unique", shard, index}.
 local id, keep = ARGV[1], ARGV[2]
-if id ~= "" and redis.call("EXISTS", KEYS[1] .. ":o:" .. id) == 1 then return {"dup"} end
+if redis.call("EXISTS", KEYS[1] .. ":o:" .. id) == 1 then return {"dup"} end
 local i = 3
 local nchecks = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nchecks do
-  local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
-  if kind == "r" then
-    local rev = redis.call("HGET", key, "$rev")
-    if want == "" then
-      -- absent, or expired (a transaction reads an expired record as absent)
-      local e = redis.call("HGET", key, "$exp")
-      if redis.call("EXISTS", key) == 1 and not (e and tonumber(e) <= now_ms()) then return {"conflict"} end
-    elseif rev ~= want then
-      return {"conflict"}
-    end
-  else
-    if (redis.call("GET", key) or "0") ~= want then return {"conflict"} end
+  local key, want = ARGV[i], ARGV[i + 1]
+  i = i + 2
+  if want == "" then
+    -- absent, or expired (a transaction reads an expired record as absent)
+    local e = redis.call("HGET", key, "$exp")
+    if redis.call("EXISTS", key) == 1 and not (e and tonumber(e) <= now_ms()) then return {"conflict"} end
+  elseif redis.call("HGET", key, "$rev") ~= want then
+    return {"conflict"}
   end
 end
 local descs = {}
@@ -63,10 +58,10 @@ for _, w in ipairs(writes) do
 end
 for _, w in ipairs(writes) do
   if w.new then
-    put(w.T, w.desc, w.pk, w.old, w.new, w.sets, w.dels)
+    put(w.T, w.desc, w.pk, w.old, w.new, w.sets, w.dels, id)
   elseif w.old then
     remove(w.T, w.desc, w.pk, w.old)
   end
 end
-if id ~= "" then redis.call("SET", KEYS[1] .. ":o:" .. id, "1", "EX", keep) end
+redis.call("SET", KEYS[1] .. ":o:" .. id, "1", "EX", keep)
 return {"ok"}

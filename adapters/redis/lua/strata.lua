@@ -4,8 +4,9 @@
 --
 -- T is a shard's key prefix "{ns:collection}" or "{ns:collection:N}"; its
 -- keys are T..":r:"..pk (a record's hash), T..":k" (the primary-key index),
--- T..":i:"..name (a secondary index), T..":n" (the shard's write counter)
--- and T..":o:"..id (a write that was applied, for idempotent retries).
+-- T..":i:"..name (a secondary index), T..":x" (expiries, for collections
+-- with a time to live) and T..":o:"..id (a write that was applied, for
+-- idempotent retries).
 
 local function split(s, sep)
   local out, i = {}, 1
@@ -173,8 +174,9 @@ end
 
 -- put writes record pk of shard T: old is what is stored (nil if nothing),
 -- new what is to be, sets and dels the difference. It keeps every index in
--- step and stamps the record with the shard's next write number.
-local function put(T, desc, pk, old, new, sets, dels)
+-- step (but the primary-key index if listed, as an insert's ZADD NX does)
+-- and stamps the record with rev, the id of the write, for transactions.
+local function put(T, desc, pk, old, new, sets, dels, rev, listed)
   local key = T .. ":r:" .. pk
   for _, ix in ipairs(desc.indexes) do
     local z = T .. ":i:" .. ix.name
@@ -189,7 +191,7 @@ local function put(T, desc, pk, old, new, sets, dels)
       redis.call("ZADD", z, 0, nm)
     end
   end
-  if not old then redis.call("ZADD", T .. ":k", 0, pk) end
+  if not old and not listed then redis.call("ZADD", T .. ":k", 0, pk) end
   local d = {}
   for _, f in ipairs(dels) do
     if old and old[f] ~= nil then d[#d + 1] = f end
@@ -201,7 +203,7 @@ local function put(T, desc, pk, old, new, sets, dels)
     args[#args + 1] = v
   end
   args[#args + 1] = "$rev"
-  args[#args + 1] = redis.call("INCR", T .. ":n")
+  args[#args + 1] = rev
   if desc.ttl > 0 then
     local e = now_ms() + desc.ttl
     args[#args + 1] = "$exp"
@@ -218,7 +220,6 @@ local function remove(T, desc, pk, old)
   end
   redis.call("ZREM", T .. ":k", pk)
   redis.call("DEL", T .. ":r:" .. pk)
-  redis.call("INCR", T .. ":n")
   if desc.ttl > 0 then redis.call("ZREM", T .. ":x", pk) end
 end
 

@@ -14,10 +14,13 @@
 local T = KEYS[1]
 local op, desc, id, pk, keep = ARGV[1], parse_desc(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = T .. ":r:" .. pk
-if id ~= "" and redis.call("EXISTS", T .. ":o:" .. id) == 1 then return {"dup"} end
-local function done(reply)
-  if id ~= "" then redis.call("SET", T .. ":o:" .. id, "1", "EX", keep) end
-  return reply
+-- The write id is claimed first (one SET NX) and released if the write
+-- fails, so that a retry of a failed write runs again.
+if not redis.call("SET", T .. ":o:" .. id, "1", "NX", "EX", keep) then return {"dup"} end
+local function done(reply) return reply end
+local function fail(...)
+  redis.call("DEL", T .. ":o:" .. id)
+  return {...}
 end
 
 if op == "ins" then
@@ -25,6 +28,15 @@ if op == "ins" then
   local sets = {}
   for i = 9, 8 + 2 * n, 2 do sets[ARGV[i]] = ARGV[i + 1] end
   local new = with(nil, sets, {})
+  if mode == "" and desc.ttl == 0 then
+    -- A plain insert: the primary-key index's ZADD NX both checks and
+    -- claims the key.
+    local bad = unique_violation(T, desc, new, pk, nil)
+    if bad then return fail("unique", bad) end
+    if redis.call("ZADD", T .. ":k", "NX", 0, pk) == 0 then return fail("unique", "primary_key") end
+    put(T, desc, pk, nil, new, sets, {}, id, true)
+    return {"ok"}
+  end
   local holder
   if mode ~= "" then
     if target == "primary_key" then
@@ -44,7 +56,7 @@ if op == "ins" then
     end
   end
   if holder then
-    if mode == "n" then return done({"nothing"}) end
+    if mode == "n" then return fail("nothing") end
     local old = load(T .. ":r:" .. holder)
     local usets, udels = {}, {}
     for i = 9 + 2 * n, #ARGV do
@@ -53,27 +65,27 @@ if op == "ins" then
     end
     if desc.version ~= "" then
       local v = add(old[desc.version] or "0", "1")
-      if not v then return {"invalid", "overflow:" .. desc.version} end
+      if not v then return fail("invalid", "overflow:" .. desc.version) end
       usets[desc.version] = v
     end
     local unew = with(old, usets, udels)
     local bad = unique_violation(T, desc, unew, holder, nil)
-    if bad then return {"unique", bad} end
-    put(T, desc, holder, old, unew, usets, udels)
+    if bad then return fail("unique", bad) end
+    put(T, desc, holder, old, unew, usets, udels, id)
     unew["$rev"] = nil
     return done({"ok", flatten(unew)})
   end
-  if live(T, desc, pk) then return {"unique", "primary_key"} end
+  if live(T, desc, pk) then return fail("unique", "primary_key") end
   local bad = unique_violation(T, desc, new, pk, nil)
-  if bad then return {"unique", bad} end
-  put(T, desc, pk, nil, new, sets, {})
+  if bad then return fail("unique", bad) end
+  put(T, desc, pk, nil, new, sets, {}, id)
   return done({"ok"})
 end
 
 local old = live(T, desc, pk)
-if not old then return {"notfound"} end
+if not old then return fail("notfound") end
 local expect = ARGV[6]
-if expect ~= "" and old[desc.version] ~= expect then return {"stale"} end
+if expect ~= "" and old[desc.version] ~= expect then return fail("stale") end
 
 if op == "del" then
   remove(T, desc, pk, old)
@@ -84,12 +96,12 @@ if op == "upd" then
   local h, sets, dels = with(old, {}, {}), {}, {}
   for i = 7, #ARGV, 4 do
     local err = change(h, sets, dels, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
-    if err then return {"invalid", err} end
+    if err then return fail("invalid", err) end
   end
   local bad = unique_violation(T, desc, h, pk, nil)
-  if bad then return {"unique", bad} end
-  put(T, desc, pk, old, h, sets, dels)
+  if bad then return fail("unique", bad) end
+  put(T, desc, pk, old, h, sets, dels, id)
   h["$rev"] = nil
   return done({"ok", flatten(h)})
 end
-return {"invalid", "unknown write " .. tostring(op)}
+return fail("invalid", "unknown write " .. tostring(op))

@@ -102,7 +102,7 @@ func New(ctx context.Context, client goredis.UniversalClient, opts Options) (*Ad
 		idTTL:    strconv.FormatInt(int64((opts.WriteIDTTL+time.Second-1)/time.Second), 10),
 		idPrefix: hex.EncodeToString(seed[:]) + ".",
 	}
-	if err := a.loadScripts(ctx); err != nil {
+	if err := a.loadLibrary(ctx); err != nil {
 		return nil, err
 	}
 	a.stopSweep = func() {}

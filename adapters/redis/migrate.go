@@ -214,7 +214,7 @@ func (a *Adapter) eachBatch(ctx context.Context, name string, step string, args 
 	for _, shard := range a.newLayout(name, m.Shards).tags {
 		start := "-"
 		for {
-			res, err := a.run(ctx, batchScript, []string{shard}, append([]any{step, start, 256}, args...)...)
+			res, err := a.call(ctx, fnBatch, []string{shard}, append([]any{step, start, 256}, args...)...)
 			if err != nil {
 				return err
 			}

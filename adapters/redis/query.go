@@ -162,6 +162,7 @@ func (s *scan) fetch(ctx context.Context, sts []*stream) error {
 	if err != nil {
 		return err
 	}
+	var scratch []byte
 	for _, r := range reads {
 		var get func(string) (string, bool)
 		if r.all != nil {
@@ -194,12 +195,12 @@ func (s *scan) fetch(ctx context.Context, sts []*stream) error {
 				}
 			}
 		}
-		if m, err := s.memberOf(get); err != nil || m != r.member {
-			continue // written meanwhile: it belongs elsewhere in the index
-		}
 		rec, err := decodeHash(s.col.Collection, get)
 		if err != nil {
 			return err
+		}
+		if scratch = s.memberOf(scratch[:0], rec, get); string(scratch) != r.member {
+			continue // written meanwhile: it belongs elsewhere in the index
 		}
 		rev, _ := get(revField)
 		r.st.buf = append(r.st.buf, entry{member: r.member, rec: rec, rev: rev})
@@ -218,24 +219,18 @@ func (s *scan) keyOf(m string) (string, bool) {
 	return m[i:], i < len(m)
 }
 
-// memberOf returns the index member of the record whose hash fields get
-// returns, as the scripts make it.
-func (s *scan) memberOf(get func(string) (string, bool)) (string, error) {
-	var m []byte
+// memberOf appends to m the index member of rec, decoded from the hash
+// fields get returns, as the scripts make it (a field absent from the hash
+// is NULL there, whatever it decodes to).
+func (s *scan) memberOf(m []byte, rec driver.Record, get func(string) (string, bool)) []byte {
 	for _, f := range s.p.fields {
-		fld := s.col.Fields[f]
-		str, ok := get(fld.Name)
-		if !ok {
+		if _, ok := get(s.col.Fields[f].Name); !ok {
 			m = append(m, tagNull)
 			continue
 		}
-		v, err := decodeValue(fld.Kind, str)
-		if err != nil {
-			return "", err
-		}
-		m = appendComponent(m, v)
+		m = appendComponent(m, rec.Values[f])
 	}
-	return string(m), nil
+	return m
 }
 
 // each calls fn with the records of the query, in q.Order, after the
@@ -453,8 +448,8 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 	var n int64
 	var keys []any
 	flush := func() error {
-		// Each delete keeps its write id across a retry (after NOSCRIPT
-		// on a promoted replica), so none applies twice.
+		// Each delete keeps its write id across a retry (after the
+		// library was loaded again), so none applies twice.
 		ids := make([]string, len(keys))
 		for i := range ids {
 			ids[i] = a.writeID()
@@ -471,7 +466,7 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 					if err != nil {
 						return err
 					}
-					cmds[j] = writeScript.EvalSha(ctx, pipe, []string{shard}, "del", s.col.desc, ids[i], pk, a.idTTL, "")
+					cmds[j] = pipe.FCall(ctx, fnPrefix+fnWrite, []string{shard}, "del", s.col.desc, ids[i], pk, a.idTTL, "")
 				}
 				return nil
 			})
@@ -480,7 +475,7 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 				if cmd == nil {
 					continue
 				}
-				if goredis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+				if missing(cmd.Err()) {
 					retry = append(retry, pending[j])
 				} else if st, _ := reply(cmd.Val()); st == "ok" || st == "dup" {
 					n++
@@ -490,7 +485,7 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 				keys = keys[:0]
 				return err
 			}
-			if err := a.loadScripts(ctx); err != nil {
+			if err := a.loadLibrary(ctx); err != nil {
 				return err
 			}
 			pending = retry

@@ -2,16 +2,25 @@ package redis
 
 import (
 	"context"
+	"crypto/sha1"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
+// The adapter's Lua code is a Redis Functions library (Redis 7), loaded
+// on every master when the adapter opens: its shared functions are
+// defined once, not on every call as an EVAL script's are, and it is
+// replicated and persisted with the data, so a promoted replica has it.
+// The library's name carries a hash of its code, so that two versions of
+// an app can run side by side.
 var (
 	//go:embed lua/strata.lua
 	luaShared string
@@ -21,64 +30,94 @@ var (
 	luaCommit string
 	//go:embed lua/batch.lua
 	luaBatch string
+	//go:embed lua/sweep.lua
+	luaSweep string
 )
 
-// The scripts, each the shared functions followed by its body.
-var (
-	writeScript  = goredis.NewScript(luaShared + luaWrite)
-	commitScript = goredis.NewScript(luaShared + luaCommit)
-	batchScript  = goredis.NewScript(luaShared + luaBatch)
-	allScripts   = []*goredis.Script{writeScript, commitScript, batchScript}
+// library is the library's code, and fnPrefix the prefix of its functions'
+// names.
+var library, fnPrefix = buildLibrary()
+
+// The library's functions.
+const (
+	fnWrite  = "write"
+	fnCommit = "commit"
+	fnBatch  = "batch"
+	fnSweep  = "sweep"
 )
 
-// loadScripts loads the scripts on every master, so that pipelines can
-// use EVALSHA. (A promoted replica lacks them: run falls back to EVAL.)
-func (a *Adapter) loadScripts(ctx context.Context) error {
+func buildLibrary() (string, string) {
+	bodies := []struct{ name, code string }{{fnWrite, luaWrite}, {fnCommit, luaCommit}, {fnBatch, luaBatch}, {fnSweep, luaSweep}}
+	var code strings.Builder
+	code.WriteString(luaShared)
+	for _, b := range bodies {
+		fmt.Fprintf(&code, "\nlocal function fn_%s(KEYS, ARGV)\n%s\nend\n", b.name, b.code)
+	}
+	sum := sha1.Sum([]byte(code.String()))
+	name := "strata_" + hex.EncodeToString(sum[:6])
+	for _, b := range bodies {
+		fmt.Fprintf(&code, "redis.register_function('%s_%s', fn_%s)\n", name, b.name, b.name)
+	}
+	return "#!lua name=" + name + "\n" + code.String(), name + "_"
+}
+
+// loadLibrary loads the library on every master.
+func (a *Adapter) loadLibrary(ctx context.Context) error {
 	load := func(ctx context.Context, c *goredis.Client) error {
-		for _, s := range allScripts {
-			if err := s.Load(ctx, c).Err(); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.FunctionLoadReplace(ctx, library).Err()
 	}
 	var err error
-	if a.cluster != nil {
-		err = a.cluster.ForEachMaster(ctx, load)
-	} else if c, ok := a.client.(*goredis.Client); ok {
+	switch c := a.client.(type) {
+	case *goredis.ClusterClient:
+		err = c.ForEachMaster(ctx, load)
+	case *goredis.Client:
 		err = load(ctx, c)
-	} else {
-		for _, s := range allScripts {
-			if err = s.Load(ctx, a.client).Err(); err != nil {
-				break
-			}
-		}
+	default:
+		err = a.client.FunctionLoadReplace(ctx, library).Err()
 	}
 	if err != nil {
-		return fmt.Errorf("redis: load scripts: %w", err)
+		return fmt.Errorf("redis: load functions (Redis 7 or later is needed): %w", err)
 	}
 	return nil
 }
 
-// run runs a script whose first key is KEYS[1], by EVALSHA and, if the
-// server lacks the script, EVAL.
-func (a *Adapter) run(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
-	return s.Run(ctx, a.client, keys, args...).Result()
+// missing reports whether err says that the library is not loaded (the
+// server was restarted without persistence, or its functions flushed).
+func missing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
 
-// write runs a write script. With Options.Replicas it also waits, on the
-// same connection, until that many replicas have the write; then it
-// retries (with the same write id, so at most once) through connection
-// errors and cluster redirections until ctx ends, since the script is
-// idempotent by its write id.
-func (a *Adapter) write(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
+// call calls a function of the library whose first key is KEYS[1],
+// loading the library again if the server lacks it.
+func (a *Adapter) call(ctx context.Context, fn string, keys []string, args ...any) (any, error) {
+	res, err := a.client.FCall(ctx, fnPrefix+fn, keys, args...).Result()
+	if missing(err) {
+		if err := a.loadLibrary(ctx); err != nil {
+			return nil, err
+		}
+		res, err = a.client.FCall(ctx, fnPrefix+fn, keys, args...).Result()
+	}
+	return res, err
+}
+
+// write calls a function that writes. With Options.Replicas it also
+// waits, on the same connection, until that many replicas have the write;
+// then it retries (with the same write id, so at most once) through
+// connection errors and cluster redirections until ctx ends, since the
+// functions are idempotent by their write id.
+func (a *Adapter) write(ctx context.Context, fn string, keys []string, args ...any) (any, error) {
 	if a.opts.Replicas <= 0 {
-		return a.run(ctx, s, keys, args...)
+		return a.call(ctx, fn, keys, args...)
 	}
 	backoff := 10 * time.Millisecond
 	giveUp := time.Now().Add(retryFor)
 	for {
-		res, err := a.writeWait(ctx, s, keys, args)
+		res, err := a.writeWait(ctx, fn, keys, args)
+		if missing(err) {
+			if err = a.loadLibrary(ctx); err == nil {
+				continue
+			}
+		}
 		if err == nil || !retryable(err) || ctx.Err() != nil || time.Now().After(giveUp) {
 			return res, err
 		}
@@ -102,7 +141,7 @@ const retryFor = 15 * time.Second
 // or may not survive a failover.
 var ErrNotReplicated = errors.New("write not acknowledged by enough replicas")
 
-func (a *Adapter) writeWait(ctx context.Context, s *goredis.Script, keys []string, args []any) (any, error) {
+func (a *Adapter) writeWait(ctx context.Context, fn string, keys []string, args []any) (any, error) {
 	var c goredis.Cmdable = a.client
 	if a.cluster != nil {
 		node, err := a.cluster.MasterForKey(ctx, keys[0])
@@ -111,31 +150,17 @@ func (a *Adapter) writeWait(ctx context.Context, s *goredis.Script, keys []strin
 		}
 		c = node
 	}
-	p, ok := c.(interface {
-		Pipelined(context.Context, func(goredis.Pipeliner) error) ([]goredis.Cmder, error)
-	})
-	if !ok {
-		return nil, fmt.Errorf("redis: %T cannot pipeline", c)
-	}
 	timeout := a.opts.ReplicaTimeout
-	var eval *goredis.Cmd
-	var wait *goredis.IntCmd
-	_, err := p.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-		eval = s.EvalSha(ctx, pipe, keys, args...)
-		wait = goredis.NewIntCmd(ctx, "wait", a.opts.Replicas, timeout.Milliseconds())
+	var call *goredis.Cmd
+	wait := goredis.NewIntCmd(ctx, "wait", a.opts.Replicas, timeout.Milliseconds())
+	_, err := c.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		call = pipe.FCall(ctx, fnPrefix+fn, keys, args...)
 		return pipe.Process(ctx, wait)
 	})
-	if err != nil && goredis.HasErrorPrefix(eval.Err(), "NOSCRIPT") {
-		_, err = p.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-			eval = s.Eval(ctx, pipe, keys, args...)
-			wait = goredis.NewIntCmd(ctx, "wait", a.opts.Replicas, timeout.Milliseconds())
-			return pipe.Process(ctx, wait)
-		})
-	}
-	if err := eval.Err(); err != nil {
+	if err := call.Err(); err != nil {
 		return nil, err
 	}
-	res := eval.Val()
+	res := call.Val()
 	if err != nil {
 		return res, err
 	}

@@ -40,7 +40,7 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 			}
 		}
 	}
-	res, err := a.write(ctx, writeScript, []string{shard}, args...)
+	res, err := a.write(ctx, fnWrite, []string{shard}, args...)
 	if err != nil {
 		return driver.Record{}, a.wrap("insert", c.Name, err)
 	}
@@ -101,7 +101,7 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	if err != nil {
 		return driver.Record{}, a.wrap("update", c.Name, err)
 	}
-	res, err := a.write(ctx, writeScript, []string{shard}, args...)
+	res, err := a.write(ctx, fnWrite, []string{shard}, args...)
 	if err != nil {
 		return driver.Record{}, a.wrap("update", c.Name, err)
 	}
@@ -127,7 +127,7 @@ func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Del
 	if err != nil {
 		return a.wrap("delete", c.Name, err)
 	}
-	res, err := a.write(ctx, writeScript, []string{shard}, "del", col.desc, a.writeID(), pk, a.idTTL, expect)
+	res, err := a.write(ctx, fnWrite, []string{shard}, "del", col.desc, a.writeID(), pk, a.idTTL, expect)
 	if err != nil {
 		return a.wrap("delete", c.Name, err)
 	}

@@ -28,19 +28,9 @@ for i = 1, #h, 2 do
 end
 return h`)
 
-// sweepScript removes up to ARGV[2] expired records of shard KEYS[1]
-// (descriptor ARGV[1]) and replies how many it looked at.
-var sweepScript = goredis.NewScript(luaShared + `
-local T, desc = KEYS[1], parse_desc(ARGV[1])
-local due = redis.call("ZRANGE", T .. ":x", "-inf", now_ms(), "BYSCORE", "LIMIT", 0, tonumber(ARGV[2]))
-for _, pk in ipairs(due) do
-  if not live(T, desc, pk) then redis.call("ZREM", T .. ":x", pk) end
-end
-return #due`)
-
 // getLive reads a record's hash unless it has expired.
 func (a *Adapter) getLive(ctx context.Context, key string) (map[string]string, error) {
-	res, err := a.run(ctx, getScript, []string{key})
+	res, err := getScript.Run(ctx, a.client, []string{key}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +84,8 @@ func (a *Adapter) sweep(ctx context.Context) {
 		}
 		for _, shard := range l.tags {
 			for {
-				n, err := sweepScript.Run(ctx, a.client, []string{shard}, col.desc, batch).Int()
+				res, err := a.call(ctx, fnSweep, []string{shard}, col.desc, batch)
+				n, _ := res.(int64)
 				if err != nil || n < batch {
 					break
 				}

@@ -600,7 +600,7 @@ func (t *tx) Commit() error {
 		args = append(args, nulls...)
 	}
 	first := t.writes[t.order[0]]
-	res, err := t.a.write(t.ctx, commitScript, []string{first.shard}, args...)
+	res, err := t.a.write(t.ctx, fnCommit, []string{first.shard}, args...)
 	if err != nil {
 		return t.a.wrap("commit", "transaction", err)
 	}

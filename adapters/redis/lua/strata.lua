@@ -26,7 +26,14 @@ end
 -- indexes, with the kind of each indexed field (i: int or time, f: float,
 -- s: string, b: bool). Lines: "version\tttl", then one per index:
 -- "name\tu|n\tfield\tkind\tfield\tkind...".
+--
+-- Parsed descriptors are kept (they are few: one per collection and
+-- version of the app), since a library's locals live as long as it does;
+-- callers must not change them.
+local descs, ndescs = {}, 0
 local function parse_desc(d)
+  local cached = descs[d]
+  if cached then return cached end
   local lines = split(d, "\n")
   local head = split(lines[1], "\t")
   local desc = {version = head[1], ttl = tonumber(head[2] or "0") or 0, indexes = {}}
@@ -39,6 +46,8 @@ local function parse_desc(d)
     end
     desc.indexes[#desc.indexes + 1] = ix
   end
+  if ndescs >= 1024 then descs, ndescs = {}, 0 end
+  descs[d], ndescs = desc, ndescs + 1
   return desc
 end
 

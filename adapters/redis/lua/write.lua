@@ -14,13 +14,21 @@
 local T = KEYS[1]
 local op, desc, id, pk, keep = ARGV[1], parse_desc(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = T .. ":r:" .. pk
--- The write id is claimed first (one SET NX) and released if the write
--- fails, so that a retry of a failed write runs again.
-if not redis.call("SET", T .. ":o:" .. id, "1", "NX", "EX", keep) then return {"dup"} end
+-- An update, delete or upsert claims its write id first (one SET NX) and
+-- releases it if it fails, so that a retry of a failed write runs again.
+-- A plain insert needs no claim: its retry finds the record stamped with
+-- its id.
+local claimed = op ~= "ins" or ARGV[6] ~= ""
+if claimed and not redis.call("SET", T .. ":o:" .. id, "1", "NX", "EX", keep) then return {"dup"} end
 local function done(reply) return reply end
 local function fail(...)
-  redis.call("DEL", T .. ":o:" .. id)
+  if claimed then redis.call("DEL", T .. ":o:" .. id) end
   return {...}
+end
+-- mine reports whether record pk was last written by this write (a
+-- retried insert).
+local function mine(pk)
+  return redis.call("HGET", T .. ":r:" .. pk, "$rev") == id
 end
 
 if op == "ins" then
@@ -32,8 +40,14 @@ if op == "ins" then
     -- A plain insert: the primary-key index's ZADD NX both checks and
     -- claims the key.
     local bad = unique_violation(T, desc, new, pk, nil)
-    if bad then return fail("unique", bad) end
-    if redis.call("ZADD", T .. ":k", "NX", 0, pk) == 0 then return fail("unique", "primary_key") end
+    if bad then
+      if mine(pk) then return {"dup"} end
+      return fail("unique", bad)
+    end
+    if redis.call("ZADD", T .. ":k", "NX", 0, pk) == 0 then
+      if mine(pk) then return {"dup"} end
+      return fail("unique", "primary_key")
+    end
     put(T, desc, pk, nil, new, sets, {}, id, true)
     return {"ok"}
   end
@@ -75,7 +89,10 @@ if op == "ins" then
     unew["$rev"] = nil
     return done({"ok", flatten(unew)})
   end
-  if live(T, desc, pk) then return fail("unique", "primary_key") end
+  if live(T, desc, pk) then
+    if mine(pk) then return {"dup"} end
+    return fail("unique", "primary_key")
+  end
   local bad = unique_violation(T, desc, new, pk, nil)
   if bad then return fail("unique", bad) end
   put(T, desc, pk, nil, new, sets, {}, id)

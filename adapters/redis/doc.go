@@ -80,11 +80,11 @@
 // run again on every call, a library is set up once: an insert costs the
 // server about half the time it did as a script (see BENCHMARKS.md).
 //
-// Each Insert, Update and Delete is one Lua function call that checks the primary
-// key, the unique indexes and the expected version, applies the changes
-// and keeps every index in step, so that no reader ever sees a record
-// without its index entries or an entry without its record. Merge
-// policies apply in the script: counters with exact int64 arithmetic on
+// Each Insert, Update and Delete is one call of a Lua function that
+// checks the primary key, the unique indexes and the expected version,
+// applies the changes and keeps every index in step, so that no reader
+// ever sees a record without its index entries or an entry without its
+// record. Merge policies apply in the function: counters with exact int64 arithmetic on
 // decimal strings (Lua has only doubles; overflow is ErrInvalid), sets as
 // JSON lists kept in the hash (so a record is still one HGETALL, and
 // elements keep their order), max by comparison in the field's order.

@@ -66,13 +66,24 @@ func (a *Adapter) collectionOf(c *driver.Collection) (*collection, error) {
 					driver.ErrUnsupported, ix.Name, c.Name, name, c.Fields[i].Kind)
 			}
 			x.fields = append(x.fields, i)
-			desc.WriteString("\t" + name + "\t" + string(k))
+			desc.WriteString("\t" + name + "\t" + string(k) + "\t" + absent(c.Fields[i]))
 		}
 		col.indexes = append(col.indexes, x)
 	}
 	col.desc = desc.String()
 	v, _ := a.collections.LoadOrStore(c, col)
 	return v.(*collection), nil
+}
+
+// absent is the descriptor's form of what a record without field f holds
+// in an index: NULL ("-") if f is nullable, else its kind's zero value
+// (a field added since the record was written).
+func absent(f driver.Field) string {
+	if f.Nullable {
+		return "-"
+	}
+	s, _ := encodeValue(f.Kind, driver.Zero(f.Kind))
+	return "=" + s
 }
 
 // kindChar is the scripts' name for a scalar kind, or 0.
@@ -188,8 +199,8 @@ func (a *Adapter) target(ctx context.Context, c *driver.Collection, key any, wri
 	if err != nil {
 		return nil, "", "", err
 	}
-	if key == nil {
-		return nil, "", "", fmt.Errorf("%w: redis: %s: nil primary key", driver.ErrInvalid, c.Name)
+	if err := checkKey(c, key); err != nil {
+		return nil, "", "", err
 	}
 	pk := string(appendComponent(nil, key))
 	return col, l.shardOf(pk), pk, nil

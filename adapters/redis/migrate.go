@@ -22,8 +22,10 @@ import (
 //   - DropIndex deletes the index's sorted sets;
 //   - DropField and RenameField rewrite every record's hash, in batches;
 //   - AddField needs nothing: a record without the field reads it as NULL
-//     or the zero value;
-//   - AlterField may change nullability and widths, not the kind;
+//     or, if the field is not nullable, the zero value, and its index
+//     entries hold the same;
+//   - AlterField may change nullability (the indexes over the field are
+//     built again) and widths, not the kind;
 //   - DropCollection deletes every record and index;
 //   - RenameCollection is ErrUnsupported: keys are named by collection, so
 //     it would move every record;
@@ -136,7 +138,8 @@ func (a *Adapter) migrate(ctx context.Context, op driver.MigrationOp) error {
 		}
 		return a.eachBatch(ctx, op.Collection, "rename", op.From, op.To)
 	case driver.AlterField:
-		return a.changeMeta(ctx, op.Collection, func(m *fullMeta) error {
+		rebuild := false
+		err := a.changeMeta(ctx, op.Collection, func(m *fullMeta) error {
 			i := m.field(op.Field.Name)
 			if i < 0 {
 				return fmt.Errorf("field %s.%s: %w", op.Collection, op.Field.Name, driver.ErrNotFound)
@@ -145,9 +148,14 @@ func (a *Adapter) migrate(ctx context.Context, op driver.MigrationOp) error {
 				return fmt.Errorf("%w: changing %s.%s from %s to %s would rewrite every record; add a new field instead",
 					driver.ErrUnsupported, op.Collection, op.Field.Name, m.Fields[i].Kind, op.Field.Kind)
 			}
+			rebuild = m.Fields[i].Nullable != op.Field.Nullable
 			m.Fields[i] = op.Field
 			return nil
 		})
+		if err != nil || !rebuild {
+			return err
+		}
+		return a.rebuildIndexes(ctx, op.Collection, op.Field.Name)
 	case driver.CreateIndex:
 		return a.createIndex(ctx, op)
 	case driver.DropIndex:
@@ -247,20 +255,9 @@ func (a *Adapter) createIndex(ctx context.Context, op driver.CreateIndex) error 
 			return fmt.Errorf("%w: a unique index on %s, which has %d shards: Redis checks uniqueness atomically only within a slot",
 				driver.ErrUnsupported, op.Collection, m.Shards)
 		}
-		line = op.Index.Name + "\tn"
-		if op.Index.Unique {
-			line = op.Index.Name + "\tu"
-		}
-		for _, name := range op.Index.Fields {
-			i := m.field(name)
-			if i < 0 {
-				return fmt.Errorf("field %s.%s: %w", op.Collection, name, driver.ErrNotFound)
-			}
-			k := kindChar(m.Fields[i].Kind)
-			if k == 0 {
-				return fmt.Errorf("%w: %s.%s is a %s field; only scalar fields can be indexed", driver.ErrUnsupported, op.Collection, name, m.Fields[i].Kind)
-			}
-			line += "\t" + name + "\t" + string(k)
+		var err error
+		if line, err = m.indexLine(op.Collection, op.Index); err != nil {
+			return err
 		}
 		m.Indexes = append(m.Indexes, op.Index)
 		return nil
@@ -275,6 +272,53 @@ func (a *Adapter) createIndex(ctx context.Context, op driver.CreateIndex) error 
 		})
 		_ = a.deleteIndex(ctx, op.Collection, op.Index.Name)
 		return err
+	}
+	return nil
+}
+
+// indexLine returns the descriptor line of index ix of collection name
+// (see lua/strata.lua).
+func (m *fullMeta) indexLine(name string, ix driver.Index) (string, error) {
+	line := ix.Name + "\tn"
+	if ix.Unique {
+		line = ix.Name + "\tu"
+	}
+	for _, f := range ix.Fields {
+		i := m.field(f)
+		if i < 0 {
+			return "", fmt.Errorf("field %s.%s: %w", name, f, driver.ErrNotFound)
+		}
+		k := kindChar(m.Fields[i].Kind)
+		if k == 0 {
+			return "", fmt.Errorf("%w: %s.%s is a %s field; only scalar fields can be indexed", driver.ErrUnsupported, name, f, m.Fields[i].Kind)
+		}
+		line += "\t" + f + "\t" + string(k) + "\t" + absent(m.Fields[i])
+	}
+	return line, nil
+}
+
+// rebuildIndexes builds again the indexes of collection name over field
+// (after its nullability changed, and with it what a record without the
+// field holds in them).
+func (a *Adapter) rebuildIndexes(ctx context.Context, name, field string) error {
+	m, err := a.fullMeta(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, ix := range m.Indexes {
+		if !slices.Contains(ix.Fields, field) {
+			continue
+		}
+		line, err := m.indexLine(name, ix)
+		if err != nil {
+			return err
+		}
+		if err := a.deleteIndex(ctx, name, ix.Name); err != nil {
+			return err
+		}
+		if err := a.eachBatch(ctx, name, "index", line); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -318,10 +362,19 @@ func (a *Adapter) dropCollection(ctx context.Context, name string, m fullMeta) e
 				return err
 			}
 		}
-		keys := []string{shard + ":k", shard + ":n"}
+		keys := []string{shard + ":k", shard + ":x"}
 		for _, ix := range m.Indexes {
 			keys = append(keys, shard+":i:"+ix.Name)
 		}
+		// Also the indexes the code declares but the meta lacks.
+		a.collections.Range(func(_, v any) bool {
+			if col := v.(*collection); col.Name == name {
+				for _, ix := range col.indexes {
+					keys = append(keys, shard+":i:"+ix.name)
+				}
+			}
+			return true
+		})
 		if err := a.client.Del(ctx, keys...).Err(); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package redis
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -53,6 +54,9 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 	}
 	if q == nil {
 		q = &driver.Query{}
+	}
+	if err := checkQuery(c, q); err != nil {
+		return nil, err
 	}
 	s := &scan{a: a, col: col, q: q, p: planQuery(col, q), l: l, batch: 256}
 	if s.p.native && s.p.exact && q.Limit > 0 {
@@ -199,7 +203,7 @@ func (s *scan) fetch(ctx context.Context, sts []*stream) error {
 		if err != nil {
 			return err
 		}
-		if scratch = s.memberOf(scratch[:0], rec, get); string(scratch) != r.member {
+		if scratch = s.memberOf(scratch[:0], rec); string(scratch) != r.member {
 			continue // written meanwhile: it belongs elsewhere in the index
 		}
 		rev, _ := get(revField)
@@ -219,15 +223,11 @@ func (s *scan) keyOf(m string) (string, bool) {
 	return m[i:], i < len(m)
 }
 
-// memberOf appends to m the index member of rec, decoded from the hash
-// fields get returns, as the scripts make it (a field absent from the hash
-// is NULL there, whatever it decodes to).
-func (s *scan) memberOf(m []byte, rec driver.Record, get func(string) (string, bool)) []byte {
+// memberOf appends to m the index member of rec as the scripts make it
+// (rec holds NULL, or the zero value of a field that is not nullable, for
+// a field absent from the hash, as the scripts' tuples do).
+func (s *scan) memberOf(m []byte, rec driver.Record) []byte {
 	for _, f := range s.p.fields {
-		if _, ok := get(s.col.Fields[f].Name); !ok {
-			m = append(m, tagNull)
-			continue
-		}
 		m = appendComponent(m, rec.Values[f])
 	}
 	return m
@@ -304,6 +304,9 @@ func (s *scan) each(ctx context.Context, fn func(entry) bool) error {
 func (s *scan) merge(ctx context.Context, fn func(entry) bool) error {
 	h := &streamHeap{desc: s.p.desc}
 	for _, st := range s.streams {
+		if err := s.refill(ctx, st); err != nil {
+			return err
+		}
 		if len(st.buf) > 0 {
 			h.streams = append(h.streams, st)
 		}
@@ -319,15 +322,28 @@ func (s *scan) merge(ctx context.Context, fn func(entry) bool) error {
 		if !fn(e) {
 			return nil
 		}
-		if len(st.buf) == 0 && !st.done {
-			if err := s.fetch(ctx, []*stream{st}); err != nil {
-				return err
-			}
+		if err := s.refill(ctx, st); err != nil {
+			return err
 		}
 		if len(st.buf) == 0 {
 			heap.Pop(h)
 		} else {
 			heap.Fix(h, 0)
+		}
+	}
+	return nil
+}
+
+// refill fetches batches of st while its buffer is empty and it has more:
+// a batch may yield no record (all deleted, rewritten or expired since
+// their members were read) though the range goes on.
+func (s *scan) refill(ctx context.Context, st *stream) error {
+	for len(st.buf) == 0 && !st.done {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.fetch(ctx, []*stream{st}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -448,6 +464,20 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 	var n int64
 	var keys []any
 	flush := func() error {
+		if a.opts.Replicas > 0 {
+			// One by one, each waiting for its replicas.
+			defer func() { keys = keys[:0] }()
+			for _, k := range keys {
+				err := a.Delete(ctx, c, driver.Delete{Key: k})
+				switch {
+				case err == nil:
+					n++
+				case !errors.Is(err, driver.ErrNotFound):
+					return err
+				}
+			}
+			return nil
+		}
 		// Each delete keeps its write id across a retry (after the
 		// library was loaded again), so none applies twice.
 		ids := make([]string, len(keys))
@@ -493,13 +523,17 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 		keys = keys[:0]
 		return nil
 	}
+	var flushErr error
 	err = s.each(ctx, func(e entry) bool {
 		keys = append(keys, e.rec.Key(c))
 		if len(keys) == 256 {
-			err = flush()
+			flushErr = flush()
 		}
-		return err == nil
+		return flushErr == nil
 	})
+	if err == nil {
+		err = flushErr
+	}
 	if err == nil && len(keys) > 0 {
 		err = flush()
 	}
@@ -508,6 +542,9 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 
 // Aggregate folds the field over the records q selects, read in batches.
 func (a *Adapter) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Query, fn driver.AggFunc, field int) (any, error) {
+	if err := checkField(c, field, true); err != nil {
+		return nil, err
+	}
 	k := *orEmpty(q)
 	k.Fields = []int{c.Key, field}
 	s, err := a.newScan(ctx, c, &k, false)

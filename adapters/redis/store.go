@@ -15,6 +15,9 @@ import (
 
 // Insert stores a new record, with its index entries, in one script.
 func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.Record, opts driver.InsertOptions) (driver.Record, error) {
+	if err := checkRecord(c, rec); err != nil {
+		return driver.Record{}, err
+	}
 	col, shard, pk, err := a.target(ctx, c, rec.Key(c), true)
 	if err != nil {
 		return driver.Record{}, err
@@ -56,6 +59,9 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 	case "nothing":
 		return driver.Record{}, nil
 	case "dup": // applied by an earlier attempt whose reply was lost
+		if mode == "" {
+			return rec, nil
+		}
 		return a.Get(ctx, c, rec.Key(c))
 	}
 	return driver.Record{}, a.wrap("insert", c.Name, replyError(c, status, rest))
@@ -157,6 +163,12 @@ func appendChanges(args []any, c *driver.Collection, key any, changes []driver.C
 			return nil, fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
 		}
 		f := c.Fields[ch.Field]
+		if ch.Op == driver.Set && (!canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
+			return nil, fmt.Errorf("%w: set %s to a %T", driver.ErrInvalid, f.Name, ch.Value)
+		}
+		if ch.Op == driver.SetMax && !canonical(f.Kind, ch.Value) {
+			return nil, fmt.Errorf("%w: max of %s with a %T", driver.ErrInvalid, f.Name, ch.Value)
+		}
 		if ch.Field == c.Key {
 			if ch.Op == driver.Set && driver.Compare(ch.Value, key) == 0 {
 				continue
@@ -266,7 +278,8 @@ func (a *Adapter) InsertAll(ctx context.Context, c *driver.Collection, recs []dr
 		return nil, err
 	}
 	if err := t.Commit(); err != nil {
-		if errors.Is(err, driver.ErrSerialization) {
+		var ce *conflictError
+		if errors.As(err, &ce) && t.(*tx).inserted(ce.key) {
 			// A record inserted meanwhile with one of the keys.
 			return nil, a.wrap("insert all", c.Name, &driver.ConstraintError{Kind: driver.Unique, Collection: c.Name, Name: driver.PrimaryKeyConstraint, Err: err})
 		}

@@ -93,7 +93,7 @@ func (t *tx) read(ctx context.Context, col *collection, shard, pk string) (drive
 		return driver.Record{}, false, err
 	}
 	rev := h[revField]
-	if prev, ok := t.reads[key]; ok && prev != rev && t.opts.Isolation >= driver.RepeatableRead {
+	if prev, ok := t.reads[key]; ok && prev != rev && t.opts.Isolation != driver.ReadCommitted {
 		return driver.Record{}, false, fmt.Errorf("%w: %s changed since the transaction read it", driver.ErrSerialization, col.Name)
 	}
 	if _, ok := t.reads[key]; !ok {
@@ -112,6 +112,13 @@ func (t *tx) stage(col *collection, shard, pk string, rec driver.Record) {
 		t.order = append(t.order, key)
 	}
 	t.writes[key] = &txWrite{col: col, shard: shard, pk: pk, rec: rec}
+}
+
+// inserted reports whether the transaction writes the record at key where
+// it read none.
+func (t *tx) inserted(key string) bool {
+	w, ok := t.writes[key]
+	return ok && w.rec.Values != nil && t.reads[key] == ""
 }
 
 func cloneRecord(r driver.Record) driver.Record {
@@ -142,6 +149,9 @@ func (t *tx) Get(ctx context.Context, c *driver.Collection, key any) (driver.Rec
 
 func (t *tx) Insert(ctx context.Context, c *driver.Collection, rec driver.Record, opts driver.InsertOptions) (driver.Record, error) {
 	if err := t.check(ctx); err != nil {
+		return driver.Record{}, err
+	}
+	if err := checkRecord(c, rec); err != nil {
 		return driver.Record{}, err
 	}
 	col, shard, pk, err := t.a.target(ctx, c, rec.Key(c), true)
@@ -287,8 +297,11 @@ func (t *tx) update(ctx context.Context, col *collection, shard, pk string, u dr
 	next := cloneRecord(cur)
 	uniqueChanged := false
 	for _, ch := range u.Changes {
-		if ch.Field < 0 || ch.Field >= len(c.Fields) {
-			return driver.Record{}, fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
+		if err := checkField(c, ch.Field, false); err != nil {
+			return driver.Record{}, err
+		}
+		if f := c.Fields[ch.Field]; (ch.Op == driver.Set || ch.Op == driver.SetMax) && (!canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
+			return driver.Record{}, fmt.Errorf("%w: %s %s with a %T", driver.ErrInvalid, ch.Op, f.Name, ch.Value)
 		}
 		v, err := driver.ApplyChange(next.Values[ch.Field], ch.Op, driver.Clone(ch.Value))
 		if err != nil {
@@ -347,17 +360,24 @@ func (t *tx) query(ctx context.Context, c *driver.Collection, q *driver.Query) (
 		return nil, err
 	}
 	var recs []driver.Record
+	var changed error
 	err = s.each(ctx, func(e entry) bool {
 		pk := string(appendComponent(nil, e.rec.Key(c)))
 		rkey := s.l.shardOf(pk) + ":r:" + pk
-		if _, ok := t.reads[rkey]; !ok {
+		if prev, ok := t.reads[rkey]; !ok {
 			t.reads[rkey] = e.rev
+		} else if prev != e.rev && t.opts.Isolation != driver.ReadCommitted {
+			changed = fmt.Errorf("%w: %s changed since the transaction read it", driver.ErrSerialization, c.Name)
+			return false
 		}
 		if _, ok := t.writes[rkey]; !ok {
 			recs = append(recs, e.rec)
 		}
 		return true
 	})
+	if err == nil {
+		err = changed
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -451,6 +471,9 @@ func (t *tx) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Quer
 	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
+	if err := checkField(c, field, true); err != nil {
+		return nil, err
+	}
 	recs, err := t.query(ctx, c, q)
 	if err != nil {
 		return nil, t.a.wrap("aggregate", c.Name, err)
@@ -542,6 +565,15 @@ func (t *tx) Rollback() error {
 	return nil
 }
 
+// conflictError is a commit's failed check: the record at key changed.
+type conflictError struct{ key string }
+
+func (e *conflictError) Error() string {
+	return "redis: commit: a record the transaction read has changed: " + driver.ErrSerialization.Error()
+}
+
+func (e *conflictError) Unwrap() error { return driver.ErrSerialization }
+
 // Commit checks and writes in one script.
 func (t *tx) Commit() error {
 	if t.done {
@@ -551,10 +583,22 @@ func (t *tx) Commit() error {
 	if err := t.ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", driver.ErrTxDone, err)
 	}
+	id := t.a.writeID()
+	var anchor string
 	if len(t.order) == 0 {
-		return nil
+		// Only reads: at repeatable read, check that none changed.
+		if len(t.reads) == 0 || t.opts.Isolation == driver.ReadCommitted {
+			return nil
+		}
+		id = ""
+		for key := range t.reads {
+			anchor = key
+			break
+		}
+	} else {
+		anchor = t.writes[t.order[0]].shard
 	}
-	args := []any{t.a.writeID(), t.a.idTTL, len(t.reads)}
+	args := []any{id, t.a.idTTL, len(t.reads)}
 	for key, rev := range t.reads {
 		args = append(args, key, rev)
 	}
@@ -599,8 +643,7 @@ func (t *tx) Commit() error {
 		args = append(args, len(nulls))
 		args = append(args, nulls...)
 	}
-	first := t.writes[t.order[0]]
-	res, err := t.a.write(t.ctx, fnCommit, []string{first.shard}, args...)
+	res, err := t.a.write(t.ctx, fnCommit, []string{anchor}, args...)
 	if err != nil {
 		return t.a.wrap("commit", "transaction", err)
 	}
@@ -609,7 +652,8 @@ func (t *tx) Commit() error {
 	case "ok", "dup":
 		return nil
 	case "conflict":
-		return fmt.Errorf("redis: commit: a record the transaction read has changed: %w", driver.ErrSerialization)
+		key, _ := rest[0].(string)
+		return &conflictError{key: key}
 	case "unique":
 		shard, _ := rest[0].(string)
 		name, _ := rest[1].(string)

@@ -1,13 +1,18 @@
--- commit: a transaction's writes, all or none. ARGV: the write id, seconds
+-- commit: a transaction's writes, all or none. ARGV: the write id ("" for a
+-- transaction that only read: it writes nothing and checks), seconds
 -- to remember it, then the number of checks and the checks (a record's
 -- key and the "$rev" the transaction read, "" if it must not exist),
 -- then the number of descriptors and the
 -- descriptors, then the writes (descriptor number, shard, key, "p" put or
 -- "d" delete, the number of fields set, field/value pairs, the number of
--- fields cleared, their names). Replies: {"ok"}, {"dup"}, {"conflict"}
--- (a check failed: nothing is written), {"unique", shard, index}.
+-- fields cleared, their names). Replies: {"ok"}, {"dup"}, {"conflict",
+-- key} (a check failed: nothing is written), {"unique", shard, index}.
 local id, keep = ARGV[1], ARGV[2]
-if redis.call("EXISTS", KEYS[1] .. ":o:" .. id) == 1 then return {"dup"} end
+if id ~= "" and redis.call("EXISTS", KEYS[1] .. ":o:" .. id) == 1 then
+  -- A write, so that WAIT on this connection covers the first attempt's.
+  redis.call("SET", KEYS[1] .. ":o:" .. id, "1", "EX", keep)
+  return {"dup"}
+end
 local i = 3
 local nchecks = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nchecks do
@@ -16,9 +21,9 @@ for _ = 1, nchecks do
   if want == "" then
     -- absent, or expired (a transaction reads an expired record as absent)
     local e = redis.call("HGET", key, "$exp")
-    if redis.call("EXISTS", key) == 1 and not (e and tonumber(e) <= now_ms()) then return {"conflict"} end
+    if redis.call("EXISTS", key) == 1 and not (e and tonumber(e) <= now_ms()) then return {"conflict", key} end
   elseif redis.call("HGET", key, "$rev") ~= want then
-    return {"conflict"}
+    return {"conflict", key}
   end
 end
 local descs = {}
@@ -63,5 +68,5 @@ for _, w in ipairs(writes) do
     remove(w.T, w.desc, w.pk, w.old)
   end
 end
-redis.call("SET", KEYS[1] .. ":o:" .. id, "1", "EX", keep)
+if id ~= "" then redis.call("SET", KEYS[1] .. ":o:" .. id, "1", "EX", keep) end
 return {"ok"}

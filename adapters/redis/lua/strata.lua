@@ -24,8 +24,10 @@ end
 -- A descriptor tells a script what it needs of a collection: the version
 -- field, the records' time to live in milliseconds (0: none) and the
 -- indexes, with the kind of each indexed field (i: int or time, f: float,
--- s: string, b: bool). Lines: "version\tttl", then one per index:
--- "name\tu|n\tfield\tkind\tfield\tkind...".
+-- s: string, b: bool) and what a record without the field holds ("-":
+-- NULL; "=" and a value: that value, the zero of a field that is not
+-- nullable). Lines: "version\tttl", then one per index:
+-- "name\tu|n\tfield\tkind\tzero\tfield\tkind\tzero...".
 --
 -- Parsed descriptors are kept (they are few: one per collection and
 -- version of the app), since a library's locals live as long as it does;
@@ -39,10 +41,12 @@ local function parse_desc(d)
   local desc = {version = head[1], ttl = tonumber(head[2] or "0") or 0, indexes = {}}
   for i = 2, #lines do
     local p = split(lines[i], "\t")
-    local ix = {name = p[1], unique = p[2] == "u", fields = {}, kinds = {}}
-    for j = 3, #p - 1, 2 do
-      ix.fields[#ix.fields + 1] = p[j]
-      ix.kinds[#ix.kinds + 1] = p[j + 1]
+    local ix = {name = p[1], unique = p[2] == "u", fields = {}, kinds = {}, zeros = {}}
+    for j = 3, #p - 2, 3 do
+      local n = #ix.fields + 1
+      ix.fields[n] = p[j]
+      ix.kinds[n] = p[j + 1]
+      if string.sub(p[j + 2], 1, 1) == "=" then ix.zeros[n] = string.sub(p[j + 2], 2) end
     end
     desc.indexes[#desc.indexes + 1] = ix
   end
@@ -112,6 +116,7 @@ local function tuple(ix, h)
   local parts, null = {}, false
   for i, f in ipairs(ix.fields) do
     local v = h[f]
+    if v == nil then v = ix.zeros[i] end
     if v == nil then null = true end
     parts[i] = component(ix.kinds[i], v)
   end

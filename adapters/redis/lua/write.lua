@@ -19,7 +19,13 @@ local key = T .. ":r:" .. pk
 -- A plain insert needs no claim: its retry finds the record stamped with
 -- its id.
 local claimed = op ~= "ins" or ARGV[6] ~= ""
-if claimed and not redis.call("SET", T .. ":o:" .. id, "1", "NX", "EX", keep) then return {"dup"} end
+-- A retry that finds its write applied still writes (the id's key), so
+-- that WAIT on its connection covers the first attempt's write.
+local function dup()
+  redis.call("SET", T .. ":o:" .. id, "1", "EX", keep)
+  return {"dup"}
+end
+if claimed and not redis.call("SET", T .. ":o:" .. id, "1", "NX", "EX", keep) then return dup() end
 local function done(reply) return reply end
 local function fail(...)
   if claimed then redis.call("DEL", T .. ":o:" .. id) end
@@ -41,11 +47,11 @@ if op == "ins" then
     -- claims the key.
     local bad = unique_violation(T, desc, new, pk, nil)
     if bad then
-      if mine(pk) then return {"dup"} end
+      if mine(pk) then return dup() end
       return fail("unique", bad)
     end
     if redis.call("ZADD", T .. ":k", "NX", 0, pk) == 0 then
-      if mine(pk) then return {"dup"} end
+      if mine(pk) then return dup() end
       return fail("unique", "primary_key")
     end
     put(T, desc, pk, nil, new, sets, {}, id, true)
@@ -90,7 +96,7 @@ if op == "ins" then
     return done({"ok", flatten(unew)})
   end
   if live(T, desc, pk) then
-    if mine(pk) then return {"dup"} end
+    if mine(pk) then return dup() end
     return fail("unique", "primary_key")
   end
   local bad = unique_violation(T, desc, new, pk, nil)

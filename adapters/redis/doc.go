@@ -91,8 +91,12 @@
 //
 // go-redis retries a command whose connection failed, which for a write
 // whose reply was lost would apply it twice. Every write therefore carries
-// a unique id that the script records (for Options.WriteIDTTL); a retry
-// finds it and does nothing.
+// a unique id: an update, delete or upsert claims it (a key kept for
+// Options.WriteIDTTL) and a retry that finds it claimed does nothing; a
+// plain insert stamps it on the record ("$rev"), and its retry finds the
+// record stamped. (If another client writes that record between the two
+// attempts, the retry reports the key as taken: an error for a write that
+// happened, never a write applied twice.)
 //
 // Redis replicates asynchronously: a master that dies loses the writes
 // its replicas had not received. With Options.Replicas (replicas=1 in the

@@ -40,6 +40,8 @@ type scan struct {
 	batch   int
 	names   []string // the hash fields to read (nil: all)
 	pos     []int    // their positions in Fields (-1 for "$rev" and "$exp")
+	keyAt   int      // the position of the key in names
+	expAt   int      // the position of "$exp" in names, or -1
 }
 
 // newScan plans q. withRev also reads each record's "$rev".
@@ -80,10 +82,13 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 			s.names = append(s.names, revField)
 			s.pos = append(s.pos, -1)
 		}
+		s.expAt = -1
 		if col.ttl > 0 {
+			s.expAt = len(s.names)
 			s.names = append(s.names, expField)
 			s.pos = append(s.pos, -1)
 		}
+		s.keyAt = slices.Index(s.pos, c.Key)
 	}
 	for _, r := range s.p.ranges {
 		shards := l.tags
@@ -167,46 +172,39 @@ func (s *scan) fetch(ctx context.Context, sts []*stream) error {
 		return err
 	}
 	var scratch []byte
+	key := s.col.Fields[s.col.Key].Name
 	for _, r := range reads {
-		var get func(string) (string, bool)
+		var rec driver.Record
+		var rev, exp string
+		var err error
 		if r.all != nil {
 			h := r.all.Val()
-			if len(h) == 0 {
+			if _, ok := h[key]; !ok {
 				continue // deleted meanwhile
 			}
-			get = func(name string) (string, bool) { v, ok := h[name]; return v, ok }
+			exp = h[expField]
+			rec, rev, err = decodeMap(s.col.Collection, h)
 		} else {
 			vals := r.some.Val()
-			if len(vals) != len(s.names) {
-				continue
+			if len(vals) != len(s.names) || vals[s.keyAt] == nil {
+				continue // deleted meanwhile
 			}
-			get = func(name string) (string, bool) {
-				i := slices.Index(s.names, name)
-				if i < 0 {
-					return "", false
-				}
-				v, ok := vals[i].(string)
-				return v, ok
+			if s.expAt >= 0 {
+				exp, _ = vals[s.expAt].(string)
 			}
+			rec, rev, err = decodeSome(s.col.Collection, s.names, s.pos, vals)
 		}
-		if _, ok := get(s.col.Fields[s.col.Key].Name); !ok {
-			continue // deleted meanwhile
-		}
-		if now != nil {
-			if exp, ok := get(expField); ok {
-				if ms, err := strconv.ParseInt(exp, 10, 64); err == nil && ms <= now.Val().UnixMilli() {
-					continue // expired
-				}
-			}
-		}
-		rec, err := decodeHash(s.col.Collection, get)
 		if err != nil {
 			return err
+		}
+		if now != nil && exp != "" {
+			if ms, err := strconv.ParseInt(exp, 10, 64); err == nil && ms <= now.Val().UnixMilli() {
+				continue // expired
+			}
 		}
 		if scratch = s.memberOf(scratch[:0], rec); string(scratch) != r.member {
 			continue // written meanwhile: it belongs elsewhere in the index
 		}
-		rev, _ := get(revField)
 		r.st.buf = append(r.st.buf, entry{member: r.member, rec: rec, rev: rev})
 	}
 	return nil

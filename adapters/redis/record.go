@@ -34,35 +34,37 @@ func appendFields(args []any, c *driver.Collection, rec driver.Record) ([]any, i
 	return args, n, nil
 }
 
-// decodeHash decodes a record from its hash. A field absent from the hash
-// is NULL, or the zero value of its kind if it is not nullable (it was
-// added since the record was written). rev is the record's "$rev".
-func decodeHash(c *driver.Collection, get func(name string) (string, bool)) (driver.Record, error) {
+// decodeField decodes field f of collection c from its hash form s (ok:
+// the hash has the field). A field absent from the hash is NULL, or the
+// zero value of its kind if it is not nullable (it was added since the
+// record was written).
+func decodeField(c *driver.Collection, f driver.Field, s string, ok bool) (any, error) {
+	if !ok {
+		if f.Nullable {
+			return nil, nil
+		}
+		return driver.Zero(f.Kind), nil
+	}
+	v, err := decodeValue(f.Kind, s)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %s.%s holds %q: %w", c.Name, f.Name, s, err)
+	}
+	return v, nil
+}
+
+// decodeMap decodes a record read with HGETALL into a map, and returns
+// its "$rev" too.
+func decodeMap(c *driver.Collection, h map[string]string) (driver.Record, string, error) {
 	vals := make([]any, len(c.Fields))
 	for i, f := range c.Fields {
-		s, ok := get(f.Name)
-		if !ok {
-			if !f.Nullable {
-				vals[i] = driver.Zero(f.Kind)
-			}
-			continue
-		}
-		v, err := decodeValue(f.Kind, s)
+		s, ok := h[f.Name]
+		v, err := decodeField(c, f, s, ok)
 		if err != nil {
-			return driver.Record{}, fmt.Errorf("redis: %s.%s holds %q: %w", c.Name, f.Name, s, err)
+			return driver.Record{}, "", err
 		}
 		vals[i] = v
 	}
-	return driver.Record{Values: vals}, nil
-}
-
-// decodeMap decodes a record read with HGETALL into a map.
-func decodeMap(c *driver.Collection, h map[string]string) (driver.Record, string, error) {
-	rec, err := decodeHash(c, func(name string) (string, bool) {
-		s, ok := h[name]
-		return s, ok
-	})
-	return rec, h[revField], err
+	return driver.Record{Values: vals}, h[revField], nil
 }
 
 // decodeFlat decodes a record from a script's reply: a flat list of
@@ -78,29 +80,22 @@ func decodeFlat(c *driver.Collection, flat []any) (driver.Record, string, error)
 }
 
 // decodeSome decodes a record read with HMGET of names (nil for absent
-// fields); fields not read are nil.
+// fields; pos gives their positions in Fields, -1 for "$rev" and "$exp");
+// fields not read are nil.
 func decodeSome(c *driver.Collection, names []string, pos []int, vals []any) (driver.Record, string, error) {
 	rec := driver.Record{Values: make([]any, len(c.Fields))}
 	rev := ""
 	for i, name := range names {
 		s, ok := vals[i].(string)
-		if name == revField {
-			rev = s
-			continue
-		}
 		if pos[i] < 0 {
-			continue
-		}
-		f := c.Fields[pos[i]]
-		if !ok {
-			if !f.Nullable {
-				rec.Values[pos[i]] = driver.Zero(f.Kind)
+			if name == revField {
+				rev = s
 			}
 			continue
 		}
-		v, err := decodeValue(f.Kind, s)
+		v, err := decodeField(c, c.Fields[pos[i]], s, ok)
 		if err != nil {
-			return driver.Record{}, "", fmt.Errorf("redis: %s.%s holds %q: %w", c.Name, f.Name, s, err)
+			return driver.Record{}, "", err
 		}
 		rec.Values[pos[i]] = v
 	}

@@ -3,7 +3,9 @@ module github.com/strata-go/strata
 go 1.26.0
 
 require (
+	github.com/basho/riak-go-client v1.7.0
 	github.com/go-sql-driver/mysql v1.10.1
+	github.com/golang/protobuf v1.5.4
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
@@ -13,6 +15,8 @@ require (
 	github.com/uptrace/bun/dialect/sqlitedialect v1.3.0
 	modernc.org/sqlite v1.62.0
 )
+
+require google.golang.org/protobuf v1.36.12 // indirect
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/strata-go/strata/internal/valuecodec"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -82,7 +83,7 @@ func absent(f driver.Field) string {
 	if f.Nullable {
 		return "-"
 	}
-	s, _ := encodeValue(f.Kind, driver.Zero(f.Kind))
+	s, _ := valuecodec.Encode(f.Kind, driver.Zero(f.Kind))
 	return "=" + s
 }
 
@@ -202,7 +203,7 @@ func (a *Adapter) target(ctx context.Context, c *driver.Collection, key any, wri
 	if err := checkKey(c, key); err != nil {
 		return nil, "", "", err
 	}
-	pk := string(appendComponent(nil, key))
+	pk := string(valuecodec.AppendComponent(nil, key))
 	return col, l.shardOf(pk), pk, nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-go/strata/internal/testservers"
+	"github.com/strata-go/strata/internal/valuecodec"
+	"github.com/strata-go/strata/internal/valuecodec/codectest"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -68,7 +70,7 @@ func randomScalars(r *rand.Rand, k driver.Kind, n int) []any {
 			v := int64(r.Uint64())
 			out = append(out, v>>r.IntN(64)) // every number of digits
 		case driver.KindTime:
-			lo, hi := utcAt(1, 1, 1, 0, 0, 0, 0).UnixMicro(), utcAt(9999, 12, 31, 23, 59, 59, 999999).UnixMicro()
+			lo, hi := codectest.UTC(1, 1, 1, 0, 0, 0, 0).UnixMicro(), codectest.UTC(9999, 12, 31, 23, 59, 59, 999999).UnixMicro()
 			out = append(out, time.UnixMicro(lo+r.Int64N(hi-lo+1)).UTC())
 		case driver.KindFloat:
 			var x float64
@@ -108,7 +110,7 @@ func randomScalars(r *rand.Rand, k driver.Kind, n int) []any {
 // random ones, without nil.
 func luaTestValues(r *rand.Rand) map[driver.Kind][]any {
 	out := map[driver.Kind][]any{}
-	for k, vals := range orderedValues() {
+	for k, vals := range codectest.OrderedValues() {
 		for _, v := range vals {
 			if v != nil {
 				out[k] = append(out[k], v)
@@ -133,14 +135,14 @@ return out`
 			require.NotZero(t, kc)
 			args := []any{string(kc)}
 			for _, v := range vals {
-				s, err := encodeValue(kind, v)
+				s, err := valuecodec.Encode(kind, v)
 				require.NoError(t, err)
 				args = append(args, s)
 			}
 			got := evalStrings(t, c, body, args...)
 			require.Len(t, got, len(vals))
 			for i, v := range vals {
-				assert.Equal(t, fmt.Sprintf("%x", appendComponent(nil, v)), fmt.Sprintf("%x", got[i]),
+				assert.Equal(t, fmt.Sprintf("%x", valuecodec.AppendComponent(nil, v)), fmt.Sprintf("%x", got[i]),
 					"%s %#v (hash form %q)", kind, v, args[i+1])
 			}
 		})
@@ -149,7 +151,7 @@ return out`
 	for _, kc := range []string{"i", "f", "s", "b"} {
 		res, err := evalShared(t, c, `return component(ARGV[1], nil)`, kc)
 		require.NoError(t, err)
-		assert.Equal(t, string(appendComponent(nil, nil)), res, "NULL of kind %s", kc)
+		assert.Equal(t, string(valuecodec.AppendComponent(nil, nil)), res, "NULL of kind %s", kc)
 	}
 	_, err := evalShared(t, c, `return component("x", "1")`)
 	assert.ErrorContains(t, err, "unknown index kind")
@@ -159,11 +161,11 @@ func TestLuaSuccessorAndSkipMatchGo(t *testing.T) {
 	t.Parallel()
 	c := luaClient(t)
 	r := rand.New(rand.NewPCG(9, 10))
-	// successor, on components and on strings ending in 0xff.
+	// Lua successor against valuecodec.Successor, on components and on strings ending in 0xff.
 	var ps []string
 	for _, vals := range luaTestValues(r) {
 		for _, v := range vals[:20] {
-			ps = append(ps, string(appendComponent(nil, v)))
+			ps = append(ps, string(valuecodec.AppendComponent(nil, v)))
 		}
 	}
 	ps = append(ps, "a\xff", "a\xff\xff", "\xfe\xff", "x")
@@ -177,22 +179,22 @@ for i = 1, #ARGV do out[#out + 1] = successor(ARGV[i]) or "<nil>" end
 return out`, args...)
 	require.Len(t, got, len(ps))
 	for i, p := range ps {
-		assert.Equal(t, fmt.Sprintf("%x", successor([]byte(p))), fmt.Sprintf("%x", got[i]), "successor(%x)", p)
+		assert.Equal(t, fmt.Sprintf("%x", valuecodec.Successor([]byte(p))), fmt.Sprintf("%x", got[i]), "valuecodec.Successor(%x)", p)
 	}
 	res, err := evalShared(t, c, `return successor(ARGV[1]) == nil and 1 or 0`, "\xff\xff")
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), res, "successor of all 0xff is nil")
+	assert.Equal(t, int64(1), res, "valuecodec.Successor of all 0xff is nil")
 
-	// skip walks a member as componentEnd does.
+	// skip walks a member as valuecodec.ComponentEnd does.
 	for kind, vals := range luaTestValues(r) {
 		var m []byte
 		var ends []string
 		for i, v := range vals {
 			if i%5 == 0 {
-				m = appendComponent(m, nil)
+				m = valuecodec.AppendComponent(m, nil)
 				ends = append(ends, strconv.Itoa(len(m)+1))
 			}
-			m = appendComponent(m, v)
+			m = valuecodec.AppendComponent(m, v)
 			ends = append(ends, strconv.Itoa(len(m)+1)) // Lua counts from 1
 		}
 		got := evalStrings(t, c, `
@@ -205,11 +207,11 @@ return out`, string(m))
 		assert.Equal(t, ends, got, "%s", kind)
 		var goEnds []string
 		for i := 0; i < len(m); {
-			i = componentEnd(m, i)
+			i = valuecodec.ComponentEnd(m, i)
 			require.Positive(t, i)
 			goEnds = append(goEnds, strconv.Itoa(i+1))
 		}
-		assert.Equal(t, goEnds, got, "%s: Lua skip vs Go componentEnd", kind)
+		assert.Equal(t, goEnds, got, "%s: Lua skip vs Go valuecodec.ComponentEnd", kind)
 	}
 }
 
@@ -283,9 +285,9 @@ return out`
 			}
 			args := []any{string(kindChar(kind))}
 			for _, p := range pairs {
-				sa, err := encodeValue(kind, p.a)
+				sa, err := valuecodec.Encode(kind, p.a)
 				require.NoError(t, err)
-				sb, err := encodeValue(kind, p.b)
+				sb, err := valuecodec.Encode(kind, p.b)
 				require.NoError(t, err)
 				args = append(args, sa, sb)
 			}
@@ -355,11 +357,11 @@ func TestLuaChangeLists(t *testing.T) {
 				var curForm *string
 				var old any
 				if cur != nil {
-					s, err := encodeValue(driver.KindStrings, cur)
+					s, err := valuecodec.Encode(driver.KindStrings, cur)
 					require.NoError(t, err)
 					curForm, old = &s, cur
 				}
-				vForm, err := encodeValue(driver.KindStrings, v)
+				vForm, err := valuecodec.Encode(driver.KindStrings, v)
 				require.NoError(t, err)
 				luaOp := "a"
 				if op == driver.Remove {
@@ -379,7 +381,7 @@ func TestLuaChangeLists(t *testing.T) {
 				if len(wantList) == 0 {
 					assert.Equal(t, "[]", *next, "%s: an empty list", name)
 				}
-				got, err := decodeValue(driver.KindStrings, *next)
+				got, err := valuecodec.Decode(driver.KindStrings, *next)
 				require.NoError(t, err, "%s: %q", name, *next)
 				if wantList == nil {
 					wantList = []string{}
@@ -444,7 +446,7 @@ func TestLuaChangeListForm(t *testing.T) {
 	next, msg := luaChange(t, c, nil, "a", "", `["a/b","\u00e9","<&>"]`)
 	require.Empty(t, msg)
 	require.NotNil(t, next)
-	got, err := decodeValue(driver.KindStrings, *next)
+	got, err := valuecodec.Decode(driver.KindStrings, *next)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a/b", "é", "<&>"}, got)
 	var raw []any

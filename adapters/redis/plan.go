@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/strata-go/strata/internal/valuecodec"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -77,7 +78,7 @@ bind:
 			next := make([]prefix, 0, len(prefixes)*len(vals))
 			for _, pre := range prefixes {
 				for _, v := range vals {
-					comp := appendComponent(nil, v)
+					comp := valuecodec.AppendComponent(nil, v)
 					n := prefix{b: append(slices.Clip(pre.b), comp...), pk: pre.pk}
 					if depth == len(fields)-1 {
 						n.pk = string(comp)
@@ -121,7 +122,7 @@ bind:
 			if hi != nil {
 				r.hi = append(slices.Clip(pre.b), hi...)
 			} else {
-				r.hi = successor(pre.b)
+				r.hi = valuecodec.Successor(pre.b)
 			}
 			if r.hi == nil || bytes.Compare(r.lo, r.hi) < 0 {
 				p.ranges = append(p.ranges, r)
@@ -168,21 +169,21 @@ func isRangeOp(op driver.Op) bool {
 // valueRange returns the components c with lo <= c < hi (hi nil: no
 // bound) of the values of a field of kind k that f selects (not NULL).
 func valueRange(k driver.Kind, f driver.Filter) (lo, hi []byte) {
-	tag := []byte{kindTag(k)}
-	comp := appendComponent(nil, f.Value)
+	tag := []byte{valuecodec.KindTag(k)}
+	comp := valuecodec.AppendComponent(nil, f.Value)
 	switch f.Op {
 	case driver.Gt:
-		return successor(comp), nil
+		return valuecodec.Successor(comp), nil
 	case driver.Gte:
 		return comp, nil
 	case driver.Lt:
 		return tag, comp
 	case driver.Lte:
-		return tag, successor(comp)
+		return tag, valuecodec.Successor(comp)
 	case driver.Prefix:
 		s, _ := f.Value.(string)
-		p := append([]byte{tagString}, s...)
-		return p, successor(p)
+		p := append([]byte{valuecodec.TagString}, s...)
+		return p, valuecodec.Successor(p)
 	}
 	return nil, nil
 }
@@ -230,10 +231,10 @@ func (p *plan) order(q *driver.Query, constant map[int]any) {
 		case i >= 0 && driver.Compare(q.After[i], v) != 0:
 			return // a cursor from outside the filters: leave it to AfterCursor
 		}
-		if v != nil && kindTag(kindOfValue(v)) == 0 {
+		if v != nil && valuecodec.KindTag(kindOfValue(v)) == 0 {
 			return
 		}
-		m = appendComponent(m, v)
+		m = valuecodec.AppendComponent(m, v)
 	}
 	ranges := p.ranges[:0]
 	for _, r := range p.ranges {

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-go/strata/internal/valuecodec"
+	"github.com/strata-go/strata/internal/valuecodec/codectest"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -67,7 +69,7 @@ func planCollection(t testing.TB, pk driver.Kind, names ...string) *collection {
 func planMember(p plan, vals []any) []byte {
 	var m []byte
 	for _, f := range p.fields {
-		m = appendComponent(m, vals[f])
+		m = valuecodec.AppendComponent(m, vals[f])
 	}
 	return m
 }
@@ -94,7 +96,7 @@ func qf(field int, op driver.Op, v any) driver.Filter {
 
 func TestPlanQueryChoice(t *testing.T) {
 	t.Parallel()
-	t0 := utcAt(2024, 1, 2, 3, 4, 5, 6)
+	t0 := codectest.UTC(2024, 1, 2, 3, 4, 5, 6)
 	cases := []struct {
 		name    string
 		indexes []string
@@ -208,12 +210,12 @@ func TestPlanEqPrimaryKey(t *testing.T) {
 		}
 		p := planQuery(col, &driver.Query{Filters: []driver.Filter{qf(fID, driver.Eq, key)}})
 		require.Len(t, p.ranges, 1)
-		comp := appendComponent(nil, key)
+		comp := valuecodec.AppendComponent(nil, key)
 		assert.Equal(t, string(comp), p.ranges[0].pk, "the range knows its key's shard")
 		assert.True(t, rangeHolds(p.ranges[0], comp), "the key's member is in the range")
 		for _, other := range []any{"k", "k10", "k2", "", int64(-16), int64(-18), int64(17), int64(0)} {
 			if driver.Compare(other, key) != 0 {
-				assert.False(t, rangeHolds(p.ranges[0], appendComponent(nil, other)), "%v is in the range of %v", other, key)
+				assert.False(t, rangeHolds(p.ranges[0], valuecodec.AppendComponent(nil, other)), "%v is in the range of %v", other, key)
 			}
 		}
 	}
@@ -229,9 +231,9 @@ func TestPlanInPrimaryKey(t *testing.T) {
 	assert.True(t, p.exact)
 	for i, v := range want {
 		r := p.ranges[i]
-		assert.Equal(t, string(appendComponent(nil, v)), r.pk, "range %d", i)
+		assert.Equal(t, string(valuecodec.AppendComponent(nil, v)), r.pk, "range %d", i)
 		for _, other := range []int64{-3, -2, 0, 7, 8, 30, 31, 100, 1000} {
-			assert.Equal(t, other == v, rangeHolds(r, appendComponent(nil, other)), "range %d (%d) holds %d", i, v, other)
+			assert.Equal(t, other == v, rangeHolds(r, valuecodec.AppendComponent(nil, other)), "range %d (%d) holds %d", i, v, other)
 		}
 		if i > 0 {
 			assert.Negative(t, bytes.Compare(p.ranges[i-1].lo, r.lo), "ranges in member order")
@@ -253,7 +255,7 @@ func TestPlanRangeBounds(t *testing.T) {
 			require.True(t, p.exact)
 			for _, v := range vals {
 				for _, k := range keys {
-					m := appendComponent(appendComponent(nil, v), k)
+					m := valuecodec.AppendComponent(valuecodec.AppendComponent(nil, v), k)
 					assert.Equal(t, flt.Match(v), len(rangesHolding(p, m)) == 1, "a %s %v: member of %v", op, bound, v)
 				}
 			}
@@ -266,7 +268,7 @@ func TestPlanRangeBounds(t *testing.T) {
 			p := planQuery(col, q)
 			assert.LessOrEqual(t, len(p.ranges), 1)
 			for _, v := range vals {
-				m := appendComponent(appendComponent(nil, v), "k")
+				m := valuecodec.AppendComponent(valuecodec.AppendComponent(nil, v), "k")
 				want := q.Filters[0].Match(v) && q.Filters[1].Match(v)
 				assert.Equal(t, want, len(rangesHolding(p, m)) == 1, "%v < a <= %v: %v", lo, hi, v)
 			}
@@ -323,7 +325,7 @@ func TestPlanKeysetCursor(t *testing.T) {
 	require.True(t, p.native)
 	require.Len(t, p.ranges, 1)
 	for _, id := range ids {
-		m := appendComponent(appendComponent(nil, int64(2)), id)
+		m := valuecodec.AppendComponent(valuecodec.AppendComponent(nil, int64(2)), id)
 		assert.Equal(t, driver.Compare(id, "b") > 0, rangeHolds(p.ranges[0], m), "id %q", id)
 	}
 	// In on the key with a cursor: the ranges at or before it go.
@@ -334,10 +336,10 @@ func TestPlanKeysetCursor(t *testing.T) {
 	}
 	p = planQuery(col, q)
 	for _, id := range []string{"a", "b"} {
-		assert.Empty(t, rangesHolding(p, appendComponent(nil, id)), "%q is at or before the cursor", id)
+		assert.Empty(t, rangesHolding(p, valuecodec.AppendComponent(nil, id)), "%q is at or before the cursor", id)
 	}
 	for _, id := range []string{"c", "d"} {
-		assert.Len(t, rangesHolding(p, appendComponent(nil, id)), 1, "%q is after the cursor", id)
+		assert.Len(t, rangesHolding(p, valuecodec.AppendComponent(nil, id)), 1, "%q is after the cursor", id)
 	}
 }
 
@@ -346,12 +348,12 @@ func TestPlanKeysetCursor(t *testing.T) {
 // driver.Compare) over random records and queries.
 
 var (
-	planT0      = utcAt(2024, 5, 6, 7, 8, 9, 10)
+	planT0      = codectest.UTC(2024, 5, 6, 7, 8, 9, 10)
 	planDomains = map[int][]any{
 		fA: {nil, int64(math.MinInt64), int64(-10), int64(-1), int64(0), int64(1), int64(2), int64(10), int64(100), int64(math.MaxInt64)},
 		fB: {nil, "", "a", "ab", "abc", "b", "ba", "é", "\x01"},
 		fC: {nil, -1.5, math.Copysign(0, -1), 0.0, 0.5, 2.0, math.MaxFloat64},
-		fD: {nil, utcAt(1, 1, 1, 0, 0, 0, 0), planT0, planT0.Add(time.Microsecond), utcAt(1969, 12, 31, 23, 59, 59, 999999), utcAt(9999, 12, 31, 0, 0, 0, 0)},
+		fD: {nil, codectest.UTC(1, 1, 1, 0, 0, 0, 0), planT0, planT0.Add(time.Microsecond), codectest.UTC(1969, 12, 31, 23, 59, 59, 999999), codectest.UTC(9999, 12, 31, 0, 0, 0, 0)},
 		fE: {nil, false, true},
 		fU: {nil, int64(1), int64(2)},
 	}
@@ -513,7 +515,7 @@ func TestPlanRandomAgainstReference(t *testing.T) {
 			}
 			if len(in) == 1 {
 				if pk := p.ranges[in[0]].pk; pk != "" {
-					require.Equal(t, string(appendComponent(nil, vals[fID])), pk, "range with key %q holds %v: %s", pk, vals, desc0)
+					require.Equal(t, string(valuecodec.AppendComponent(nil, vals[fID])), pk, "range with key %q holds %v: %s", pk, vals, desc0)
 				}
 				if want {
 					hits++

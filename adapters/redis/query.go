@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/strata-go/strata/internal/valuecodec"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -214,7 +215,7 @@ func (s *scan) fetch(ctx context.Context, sts []*stream) error {
 func (s *scan) keyOf(m string) (string, bool) {
 	i := 0
 	for range s.p.nfields {
-		if i = componentEnd([]byte(m), i); i < 0 {
+		if i = valuecodec.ComponentEnd([]byte(m), i); i < 0 {
 			return "", false
 		}
 	}
@@ -226,7 +227,7 @@ func (s *scan) keyOf(m string) (string, bool) {
 // a field absent from the hash, as the scripts' tuples do).
 func (s *scan) memberOf(m []byte, rec driver.Record) []byte {
 	for _, f := range s.p.fields {
-		m = appendComponent(m, rec.Values[f])
+		m = valuecodec.AppendComponent(m, rec.Values[f])
 	}
 	return m
 }

@@ -3,6 +3,7 @@ package redis
 import (
 	"fmt"
 
+	"github.com/strata-go/strata/internal/valuecodec"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -24,7 +25,7 @@ func appendFields(args []any, c *driver.Collection, rec driver.Record) ([]any, i
 		if v == nil {
 			continue
 		}
-		s, err := encodeValue(f.Kind, v)
+		s, err := valuecodec.Encode(f.Kind, v)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -45,7 +46,7 @@ func decodeField(c *driver.Collection, f driver.Field, s string, ok bool) (any, 
 		}
 		return driver.Zero(f.Kind), nil
 	}
-	v, err := decodeValue(f.Kind, s)
+	v, err := valuecodec.Decode(f.Kind, s)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %s.%s holds %q: %w", c.Name, f.Name, s, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/strata-go/strata/internal/valuecodec"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -183,7 +184,7 @@ func appendChanges(args []any, c *driver.Collection, key any, changes []driver.C
 				op = "d"
 				break
 			}
-			s, err := encodeValue(f.Kind, ch.Value)
+			s, err := valuecodec.Encode(f.Kind, ch.Value)
 			if err != nil {
 				return nil, err
 			}
@@ -211,7 +212,7 @@ func appendChanges(args []any, c *driver.Collection, key any, changes []driver.C
 			if kindChar(f.Kind) == 0 || ch.Value == nil {
 				return nil, fmt.Errorf("%w: max of %s field %s", driver.ErrInvalid, f.Kind, f.Name)
 			}
-			s, err := encodeValue(f.Kind, ch.Value)
+			s, err := valuecodec.Encode(f.Kind, ch.Value)
 			if err != nil {
 				return nil, err
 			}

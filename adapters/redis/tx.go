@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/strata-go/strata/internal/valuecodec"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -189,7 +190,7 @@ func (t *tx) insert(ctx context.Context, col *collection, shard, pk string, rec 
 			}
 			next.Values[c.Version] = v
 		}
-		hpk := string(appendComponent(nil, next.Key(c)))
+		hpk := string(valuecodec.AppendComponent(nil, next.Key(c)))
 		l, err := t.a.layoutOf(ctx, col, true)
 		if err != nil {
 			return driver.Record{}, err
@@ -362,7 +363,7 @@ func (t *tx) query(ctx context.Context, c *driver.Collection, q *driver.Query) (
 	var recs []driver.Record
 	var changed error
 	err = s.each(ctx, func(e entry) bool {
-		pk := string(appendComponent(nil, e.rec.Key(c)))
+		pk := string(valuecodec.AppendComponent(nil, e.rec.Key(c)))
 		rkey := s.l.shardOf(pk) + ":r:" + pk
 		if prev, ok := t.reads[rkey]; !ok {
 			t.reads[rkey] = e.rev

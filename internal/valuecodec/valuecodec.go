@@ -1,4 +1,13 @@
-package redis
+// Package valuecodec encodes Strata's canonical values (see driver.Kind)
+// for key-value stores: as text, the form a Redis hash field or a Riak
+// object field holds, and as order-preserving byte strings, the
+// components of index entries (Redis sorted-set members, Riak 2i terms),
+// whose byte order is driver.Compare's order.
+//
+// It is shared by the adapters that need it; they do not depend on each
+// other. The Redis adapter's Lua functions implement the same encodings
+// (adapters/redis/lua/strata.lua), and its tests check that the two agree.
+package valuecodec
 
 import (
 	"bytes"
@@ -13,8 +22,7 @@ import (
 	"github.com/strata-go/strata/repo/driver"
 )
 
-// A record is a hash whose fields are the record's non-NULL fields, each
-// as a string (NULL is an absent hash field):
+// The text forms of the kinds (a store keeps NULL as an absent field):
 //
 //	string    the string
 //	int       decimal (so HINCRBY works on counters)
@@ -25,9 +33,9 @@ import (
 //	strings   a JSON array
 //	json      the JSON text
 
-// encodeValue returns the hash-field form of the canonical value v of kind
-// k; v is not nil.
-func encodeValue(k driver.Kind, v any) (string, error) {
+// Encode returns the text form of the canonical value v of kind k; v is
+// not nil.
+func Encode(k driver.Kind, v any) (string, error) {
 	switch x := v.(type) {
 	case string:
 		return x, nil
@@ -56,8 +64,8 @@ func encodeValue(k driver.Kind, v any) (string, error) {
 	return "", fmt.Errorf("%w: %T is not a canonical %s value", driver.ErrInvalid, v, k)
 }
 
-// decodeValue parses the hash-field form s of a value of kind k.
-func decodeValue(k driver.Kind, s string) (any, error) {
+// Decode parses the text form s of a value of kind k.
+func Decode(k driver.Kind, s string) (any, error) {
 	switch k {
 	case driver.KindString:
 		if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
@@ -124,44 +132,45 @@ func decodeValue(k driver.Kind, s string) (any, error) {
 //	          flipped for negative ones
 //	string    0x40, then the bytes and 0x00 (strings hold no NUL)
 //
-// Decimal digits rather than binary for integers because the Lua side
-// (index maintenance after HINCRBY) has only doubles, and can transform a
-// decimal string exactly. lua/strata.lua has the same encoding; the tests
-// check that the two agree.
+// Decimal digits rather than binary for integers because the Redis
+// adapter's Lua code (index maintenance after an increment) has only
+// doubles, and can transform a decimal string exactly;
+// adapters/redis/lua/strata.lua has the same encoding, and the Redis
+// adapter's tests check that the two agree.
 const (
-	tagNull   = 0x01
-	tagBool   = 0x10
-	tagInt    = 0x20
-	tagFloat  = 0x30
-	tagString = 0x40
+	TagNull   = 0x01
+	TagBool   = 0x10
+	TagInt    = 0x20
+	TagFloat  = 0x30
+	TagString = 0x40
 )
 
-// kindTag returns the tag of the values of kind k, for scalar kinds.
-func kindTag(k driver.Kind) byte {
+// KindTag returns the tag of the values of kind k, for scalar kinds.
+func KindTag(k driver.Kind) byte {
 	switch k {
 	case driver.KindBool:
-		return tagBool
+		return TagBool
 	case driver.KindInt, driver.KindTime:
-		return tagInt
+		return TagInt
 	case driver.KindFloat:
-		return tagFloat
+		return TagFloat
 	case driver.KindString:
-		return tagString
+		return TagString
 	}
 	return 0
 }
 
-// appendComponent appends the index component of the canonical scalar
+// AppendComponent appends the index component of the canonical scalar
 // value v (nil for NULL).
-func appendComponent(b []byte, v any) []byte {
+func AppendComponent(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
-		return append(b, tagNull)
+		return append(b, TagNull)
 	case bool:
 		if x {
-			return append(b, tagBool, 1)
+			return append(b, TagBool, 1)
 		}
-		return append(b, tagBool, 0)
+		return append(b, TagBool, 0)
 	case int64:
 		return appendInt(b, x)
 	case time.Time:
@@ -176,21 +185,21 @@ func appendComponent(b []byte, v any) []byte {
 		} else {
 			u |= 1 << 63
 		}
-		b = append(b, tagFloat)
+		b = append(b, TagFloat)
 		for i := 7; i >= 0; i-- {
 			b = append(b, byte(u>>(8*i)))
 		}
 		return b
 	case string:
-		b = append(b, tagString)
+		b = append(b, TagString)
 		b = append(b, x...)
 		return append(b, 0)
 	}
-	panic(fmt.Sprintf("redis: appendComponent of %T", v)) // unreachable: callers pass canonical scalars
+	panic(fmt.Sprintf("redis: AppendComponent of %T", v)) // unreachable: callers pass canonical scalars
 }
 
 func appendInt(b []byte, n int64) []byte {
-	b = append(b, tagInt)
+	b = append(b, TagInt)
 	switch {
 	case n == 0:
 		return append(b, 0x80)
@@ -209,21 +218,21 @@ func appendInt(b []byte, n int64) []byte {
 	return b
 }
 
-// componentEnd returns the index in m just after the component that starts
+// ComponentEnd returns the index in m just after the component that starts
 // at i, or -1 if m is malformed there.
-func componentEnd(m []byte, i int) int {
+func ComponentEnd(m []byte, i int) int {
 	if i < 0 || i >= len(m) {
 		return -1
 	}
 	switch m[i] {
-	case tagNull:
+	case TagNull:
 		return i + 1
-	case tagBool:
+	case TagBool:
 		if i+2 > len(m) {
 			return -1
 		}
 		return i + 2
-	case tagInt:
+	case TagInt:
 		if i+1 >= len(m) {
 			return -1
 		}
@@ -234,11 +243,11 @@ func componentEnd(m []byte, i int) int {
 		if end := i + 2 + n; end <= len(m) {
 			return end
 		}
-	case tagFloat:
+	case TagFloat:
 		if i+9 <= len(m) {
 			return i + 9
 		}
-	case tagString:
+	case TagString:
 		if j := bytes.IndexByte(m[i+1:], 0); j >= 0 {
 			return i + 1 + j + 1
 		}
@@ -246,9 +255,9 @@ func componentEnd(m []byte, i int) int {
 	return -1
 }
 
-// successor returns the least byte string greater than every string that
+// Successor returns the least byte string greater than every string that
 // starts with p, or nil if there is none (p is all 0xff).
-func successor(p []byte) []byte {
+func Successor(p []byte) []byte {
 	s := bytes.Clone(p)
 	for len(s) > 0 && s[len(s)-1] == 0xff {
 		s = s[:len(s)-1]

@@ -1,4 +1,4 @@
-package redis
+package valuecodec
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-go/strata/internal/valuecodec/codectest"
 	"github.com/strata-go/strata/repo/driver"
 )
 
@@ -54,9 +55,6 @@ func requireSameValue(t testing.TB, k driver.Kind, want, got any, msgAndArgs ...
 }
 
 // utcAt returns a canonical time value.
-func utcAt(year int, month time.Month, day, hour, min, sec, usec int) time.Time {
-	return time.Date(year, month, day, hour, min, sec, usec*1000, time.UTC)
-}
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -74,8 +72,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			math.MaxFloat64, -math.MaxFloat64, float64(1 << 53), float64(1<<53) + 2, math.Pi, math.E,
 			math.Nextafter(1, 2), math.Nextafter(1, 0)}},
 		{driver.KindBool, []any{false, true}},
-		{driver.KindTime, []any{utcAt(1, 1, 1, 0, 0, 0, 0), utcAt(1969, 12, 31, 23, 59, 59, 999999), utcAt(1970, 1, 1, 0, 0, 0, 0),
-			utcAt(1970, 1, 1, 0, 0, 0, 1), utcAt(2024, 2, 29, 12, 34, 56, 789012), utcAt(9999, 12, 31, 23, 59, 59, 999999),
+		{driver.KindTime, []any{codectest.UTC(1, 1, 1, 0, 0, 0, 0), codectest.UTC(1969, 12, 31, 23, 59, 59, 999999), codectest.UTC(1970, 1, 1, 0, 0, 0, 0),
+			codectest.UTC(1970, 1, 1, 0, 0, 0, 1), codectest.UTC(2024, 2, 29, 12, 34, 56, 789012), codectest.UTC(9999, 12, 31, 23, 59, 59, 999999),
 			time.Unix(0, 0).UTC(), time.UnixMicro(-1).UTC()}},
 		{driver.KindBytes, []any{[]byte{}, []byte("abc"), []byte{0, 1, 0xfe, 0xff}, []byte("ünïcode"), bytes.Repeat([]byte{0}, 64)}},
 		{driver.KindStrings, []any{[]string{}, []string{""}, []string{"a"}, []string{"a", "b", "a"},
@@ -89,13 +87,13 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		seen[c.kind] = true
 		for _, v := range c.vals {
 			t.Run(fmt.Sprintf("%s/%.40v", c.kind, v), func(t *testing.T) {
-				s, err := encodeValue(c.kind, v)
+				s, err := Encode(c.kind, v)
 				require.NoError(t, err)
-				got, err := decodeValue(c.kind, s)
+				got, err := Decode(c.kind, s)
 				require.NoError(t, err, "decode %q", s)
 				requireSameValue(t, c.kind, v, got)
 				// The form is stable: encoding what was decoded gives it back.
-				s2, err := encodeValue(c.kind, got)
+				s2, err := Encode(c.kind, got)
 				require.NoError(t, err)
 				assert.Equal(t, s, s2)
 			})
@@ -117,8 +115,8 @@ func TestEncodeValueForms(t *testing.T) {
 		{driver.KindInt, int64(math.MinInt64), "-9223372036854775808"},
 		{driver.KindBool, true, "1"},
 		{driver.KindBool, false, "0"},
-		{driver.KindTime, utcAt(1970, 1, 1, 0, 0, 1, 5), "1000005"},
-		{driver.KindTime, utcAt(1, 1, 1, 0, 0, 0, 0), "-62135596800000000"},
+		{driver.KindTime, codectest.UTC(1970, 1, 1, 0, 0, 1, 5), "1000005"},
+		{driver.KindTime, codectest.UTC(1, 1, 1, 0, 0, 0, 0), "-62135596800000000"},
 		{driver.KindFloat, 0.1, "0.1"},
 		{driver.KindFloat, math.Copysign(0, -1), "-0"},
 		{driver.KindStrings, []string(nil), "[]"},
@@ -127,25 +125,25 @@ func TestEncodeValueForms(t *testing.T) {
 		{driver.KindJSON, json.RawMessage(`{"a":1}`), `{"a":1}`},
 	}
 	for _, c := range cases {
-		s, err := encodeValue(c.kind, c.v)
+		s, err := Encode(c.kind, c.v)
 		require.NoError(t, err, "%s %#v", c.kind, c.v)
 		assert.Equal(t, c.want, s, "%s %#v", c.kind, c.v)
 	}
 	// A time's hash form is what HINCRBY and the scripts treat as an int.
-	s, err := encodeValue(driver.KindTime, utcAt(2001, 2, 3, 4, 5, 6, 7))
+	s, err := Encode(driver.KindTime, codectest.UTC(2001, 2, 3, 4, 5, 6, 7))
 	require.NoError(t, err)
-	got, err := decodeValue(driver.KindInt, s)
+	got, err := Decode(driver.KindInt, s)
 	require.NoError(t, err)
-	assert.Equal(t, utcAt(2001, 2, 3, 4, 5, 6, 7).UnixMicro(), got)
+	assert.Equal(t, codectest.UTC(2001, 2, 3, 4, 5, 6, 7).UnixMicro(), got)
 
 	// A nil list decodes as an empty list (never NULL).
-	got, err = decodeValue(driver.KindStrings, "null")
+	got, err = Decode(driver.KindStrings, "null")
 	require.NoError(t, err)
 	assert.Equal(t, []string{}, got)
 
-	_, err = encodeValue(driver.KindInt, 42) // an int, not the canonical int64
+	_, err = Encode(driver.KindInt, 42) // an int, not the canonical int64
 	require.ErrorIs(t, err, driver.ErrInvalid)
-	_, err = encodeValue(driver.KindString, struct{}{})
+	_, err = Encode(driver.KindString, struct{}{})
 	require.ErrorIs(t, err, driver.ErrInvalid)
 }
 
@@ -179,38 +177,14 @@ func TestDecodeValueErrors(t *testing.T) {
 		{driver.Kind(200), "x"},
 	}
 	for _, c := range cases {
-		_, err := decodeValue(c.kind, c.s)
-		assert.Error(t, err, "decodeValue(%s, %q)", c.kind, c.s)
-	}
-}
-
-// orderedValues returns, for each scalar kind, canonical values in
-// increasing driver.Compare order (with nil first), many of them equal.
-func orderedValues() map[driver.Kind][]any {
-	negZero := math.Copysign(0, -1)
-	return map[driver.Kind][]any{
-		driver.KindInt: {nil, int64(math.MinInt64), int64(math.MinInt64 + 1), int64(-1e18), int64(-999999999999999999),
-			int64(-1000000000), int64(-999999999), int64(-100), int64(-99), int64(-91), int64(-90), int64(-19), int64(-10),
-			int64(-9), int64(-2), int64(-1), int64(0), int64(1), int64(2), int64(9), int64(10), int64(11), int64(19),
-			int64(90), int64(99), int64(100), int64(101), int64(999999999), int64(1000000000), int64(1e18 - 1), int64(1e18),
-			int64(math.MaxInt64 - 1), int64(math.MaxInt64)},
-		driver.KindFloat: {nil, -math.MaxFloat64, -1e300, -2.0, math.Nextafter(-1, -2), -1.0, -0.5, -1e-300,
-			-math.SmallestNonzeroFloat64, negZero, 0.0, math.SmallestNonzeroFloat64, 2.2250738585072014e-308, 1e-300,
-			0.1, 0.30000000000000004, 0.5, 1.0, math.Nextafter(1, 2), 2.0, 10.0, 1e21, 1e300, math.MaxFloat64},
-		driver.KindString: {nil, "", "\x01", "\x01\x01", "\x02", " ", "A", "Z", "a", "a\x01", "a ", "aa", "ab", "abc",
-			"abd", "b", "z", "zzzz", "~", "\x7f", "é", "éa", "世", "世界", "🎉", "\xff"},
-		driver.KindBool: {nil, false, true},
-		driver.KindTime: {nil, utcAt(1, 1, 1, 0, 0, 0, 0), utcAt(1, 1, 1, 0, 0, 0, 1), utcAt(999, 12, 31, 0, 0, 0, 0),
-			utcAt(1000, 1, 1, 0, 0, 0, 0), utcAt(1969, 12, 31, 23, 59, 59, 999998), utcAt(1969, 12, 31, 23, 59, 59, 999999),
-			utcAt(1970, 1, 1, 0, 0, 0, 0), utcAt(1970, 1, 1, 0, 0, 0, 1), utcAt(1970, 1, 1, 0, 0, 0, 9), utcAt(1970, 1, 1, 0, 0, 0, 10),
-			utcAt(1970, 1, 1, 0, 0, 1, 0), utcAt(2001, 9, 9, 1, 46, 40, 0), utcAt(2024, 1, 1, 0, 0, 0, 0),
-			utcAt(9999, 12, 31, 23, 59, 59, 999998), utcAt(9999, 12, 31, 23, 59, 59, 999999)},
+		_, err := Decode(c.kind, c.s)
+		assert.Error(t, err, "Decode(%s, %q)", c.kind, c.s)
 	}
 }
 
 func TestComponentOrder(t *testing.T) {
 	t.Parallel()
-	for kind, vals := range orderedValues() {
+	for kind, vals := range codectest.OrderedValues() {
 		t.Run(kind.String(), func(t *testing.T) {
 			t.Parallel()
 			for i, a := range vals {
@@ -218,9 +192,9 @@ func TestComponentOrder(t *testing.T) {
 					// The list itself is in driver.Compare order.
 					require.LessOrEqual(t, driver.Compare(vals[i-1], a), 0, "test list out of order at %v", a)
 				}
-				ca := appendComponent(nil, a)
+				ca := AppendComponent(nil, a)
 				for _, b := range vals {
-					cb := appendComponent(nil, b)
+					cb := AppendComponent(nil, b)
 					require.Equal(t, driver.Compare(a, b), signOf(bytes.Compare(ca, cb)),
 						"%s: component(%#v)=%x vs component(%#v)=%x", kind, a, ca, b, cb)
 				}
@@ -234,11 +208,11 @@ func TestComponentOrderNoShorter(t *testing.T) {
 	// Components are prefix-free: none is a proper prefix of another of
 	// the same kind, so that what follows a component (the next field, the
 	// key) never changes the order of two components.
-	for kind, vals := range orderedValues() {
+	for kind, vals := range codectest.OrderedValues() {
 		for _, a := range vals {
-			ca := appendComponent(nil, a)
+			ca := AppendComponent(nil, a)
 			for _, b := range vals {
-				cb := appendComponent(nil, b)
+				cb := AppendComponent(nil, b)
 				if len(ca) < len(cb) {
 					assert.False(t, bytes.HasPrefix(cb, ca), "%s: component(%#v)=%x is a prefix of component(%#v)=%x", kind, a, ca, b, cb)
 				}
@@ -249,28 +223,28 @@ func TestComponentOrderNoShorter(t *testing.T) {
 
 func TestComponentZeroIsOneValue(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, appendComponent(nil, 0.0), appendComponent(nil, math.Copysign(0, -1)))
+	assert.Equal(t, AppendComponent(nil, 0.0), AppendComponent(nil, math.Copysign(0, -1)))
 	// Times and ints share a form: a time is its microseconds.
-	tm := utcAt(2020, 5, 6, 7, 8, 9, 123456)
-	assert.Equal(t, appendComponent(nil, tm.UnixMicro()), appendComponent(nil, tm))
+	tm := codectest.UTC(2020, 5, 6, 7, 8, 9, 123456)
+	assert.Equal(t, AppendComponent(nil, tm.UnixMicro()), AppendComponent(nil, tm))
 	// Known bytes, so that an accidental change of the format (which the
 	// Lua side and stored indexes depend on) fails.
-	assert.Equal(t, []byte{tagNull}, appendComponent(nil, nil))
-	assert.Equal(t, []byte{tagBool, 0}, appendComponent(nil, false))
-	assert.Equal(t, []byte{tagBool, 1}, appendComponent(nil, true))
-	assert.Equal(t, []byte{tagInt, 0x80}, appendComponent(nil, int64(0)))
-	assert.Equal(t, []byte{tagInt, 0x83, '1', '2', '3'}, appendComponent(nil, int64(123)))
-	assert.Equal(t, []byte{tagInt, 0x7d, '8', '7', '6'}, appendComponent(nil, int64(-123)))
-	assert.Equal(t, []byte{tagFloat, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0}, appendComponent(nil, 1.0))
-	assert.Equal(t, []byte{tagFloat, 0x40, 0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, appendComponent(nil, -1.0))
-	assert.Equal(t, []byte{tagString, 'a', 'b', 0}, appendComponent(nil, "ab"))
-	// appendComponent appends.
-	assert.Equal(t, []byte{'x', tagString, 0}, appendComponent([]byte("x"), ""))
+	assert.Equal(t, []byte{TagNull}, AppendComponent(nil, nil))
+	assert.Equal(t, []byte{TagBool, 0}, AppendComponent(nil, false))
+	assert.Equal(t, []byte{TagBool, 1}, AppendComponent(nil, true))
+	assert.Equal(t, []byte{TagInt, 0x80}, AppendComponent(nil, int64(0)))
+	assert.Equal(t, []byte{TagInt, 0x83, '1', '2', '3'}, AppendComponent(nil, int64(123)))
+	assert.Equal(t, []byte{TagInt, 0x7d, '8', '7', '6'}, AppendComponent(nil, int64(-123)))
+	assert.Equal(t, []byte{TagFloat, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0}, AppendComponent(nil, 1.0))
+	assert.Equal(t, []byte{TagFloat, 0x40, 0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, AppendComponent(nil, -1.0))
+	assert.Equal(t, []byte{TagString, 'a', 'b', 0}, AppendComponent(nil, "ab"))
+	// AppendComponent appends.
+	assert.Equal(t, []byte{'x', TagString, 0}, AppendComponent([]byte("x"), ""))
 }
 
 func TestComponentTupleOrder(t *testing.T) {
 	t.Parallel()
-	all := orderedValues()
+	all := codectest.OrderedValues()
 	firsts := []driver.Kind{driver.KindInt, driver.KindString, driver.KindFloat, driver.KindBool, driver.KindTime}
 	for _, k1 := range firsts {
 		for _, k2 := range []driver.Kind{driver.KindString, driver.KindInt} {
@@ -281,7 +255,7 @@ func TestComponentTupleOrder(t *testing.T) {
 			for _, a := range as {
 				for _, b := range bs {
 					tuples = append(tuples, [2]any{a, b})
-					comps = append(comps, appendComponent(appendComponent(nil, a), b))
+					comps = append(comps, AppendComponent(AppendComponent(nil, a), b))
 				}
 			}
 			for i, x := range tuples {
@@ -315,52 +289,52 @@ func spreadValues(vals []any, n int) []any {
 func TestComponentEnd(t *testing.T) {
 	t.Parallel()
 	var vals []any
-	for _, vs := range orderedValues() {
+	for _, vs := range codectest.OrderedValues() {
 		vals = append(vals, vs...)
 	}
 	// Concatenate every component and walk them.
 	var m []byte
 	var ends []int
 	for _, v := range vals {
-		m = appendComponent(m, v)
+		m = AppendComponent(m, v)
 		ends = append(ends, len(m))
 	}
 	i := 0
 	for n, want := range ends {
-		end := componentEnd(m, i)
+		end := ComponentEnd(m, i)
 		require.Equal(t, want, end, "component %d (%#v) at %d", n, vals[n], i)
 		i = end
 	}
-	assert.Equal(t, -1, componentEnd(m, len(m)), "past the end")
-	assert.Equal(t, -1, componentEnd(m, len(m)+5), "far past the end")
-	assert.Equal(t, -1, componentEnd(nil, 0))
+	assert.Equal(t, -1, ComponentEnd(m, len(m)), "past the end")
+	assert.Equal(t, -1, ComponentEnd(m, len(m)+5), "far past the end")
+	assert.Equal(t, -1, ComponentEnd(nil, 0))
 
 	// Every truncation of a component is malformed, never a panic.
 	for _, v := range vals {
-		c := appendComponent([]byte("pre"), v)
+		c := AppendComponent([]byte("pre"), v)
 		for n := 3; n < len(c); n++ {
-			assert.Equal(t, -1, componentEnd(c[:n], 3), "%#v truncated to %x", v, c[3:n])
+			assert.Equal(t, -1, ComponentEnd(c[:n], 3), "%#v truncated to %x", v, c[3:n])
 		}
-		assert.Equal(t, len(c), componentEnd(c, 3), "%#v", v)
+		assert.Equal(t, len(c), ComponentEnd(c, 3), "%#v", v)
 	}
 	// Unknown tags are malformed.
 	for _, tag := range []byte{0x00, 0x02, 0x11, 0x21, 0x50, 0xff} {
-		assert.Equal(t, -1, componentEnd([]byte{tag, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0, 0}, 0), "tag %#x", tag)
+		assert.Equal(t, -1, ComponentEnd([]byte{tag, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0, 0}, 0), "tag %#x", tag)
 	}
 	// A string without its terminator, an int whose length byte claims too many digits.
-	assert.Equal(t, -1, componentEnd([]byte{tagString, 'a', 'b'}, 0))
-	assert.Equal(t, -1, componentEnd([]byte{tagInt, 0x85, '1', '2'}, 0))
-	assert.Equal(t, -1, componentEnd([]byte{tagInt, 0x7b, '1', '2'}, 0))
+	assert.Equal(t, -1, ComponentEnd([]byte{TagString, 'a', 'b'}, 0))
+	assert.Equal(t, -1, ComponentEnd([]byte{TagInt, 0x85, '1', '2'}, 0))
+	assert.Equal(t, -1, ComponentEnd([]byte{TagInt, 0x7b, '1', '2'}, 0))
 }
 
 func TestComponentEndNegativeStart(t *testing.T) {
 	t.Parallel()
-	// componentEnd reports a bad start as malformed rather than panic
+	// ComponentEnd reports a bad start as malformed rather than panic
 	// (FuzzComponentEnd found the panic; this keeps it fixed).
 	for _, i := range []int{-1, -2, math.MinInt} {
 		var end int
-		require.NotPanics(t, func() { end = componentEnd([]byte{tagNull, tagNull}, i) }, "componentEnd(m, %d)", i)
-		assert.Equal(t, -1, end, "componentEnd(m, %d)", i)
+		require.NotPanics(t, func() { end = ComponentEnd([]byte{TagNull, TagNull}, i) }, "ComponentEnd(m, %d)", i)
+		assert.Equal(t, -1, end, "ComponentEnd(m, %d)", i)
 	}
 }
 
@@ -386,29 +360,29 @@ func TestSuccessor(t *testing.T) {
 	alphabet := []byte{0x00, 0x01, 'a', 'b', 0xfe, 0xff}
 	universe := allBytes(alphabet, 4)
 	prefixes := [][]byte{[]byte("a"), []byte("ab"), []byte("a\xff"), []byte("a\xff\xff"), []byte("\x00"),
-		[]byte("\xfe\xff"), []byte("b\x00"), appendComponent(nil, int64(5)), appendComponent(nil, -1.0), appendComponent(nil, "a")}
+		[]byte("\xfe\xff"), []byte("b\x00"), AppendComponent(nil, int64(5)), AppendComponent(nil, -1.0), AppendComponent(nil, "a")}
 	for _, p := range prefixes {
-		s := successor(p)
-		require.NotNil(t, s, "successor(%x)", p)
-		assert.Positive(t, bytes.Compare(s, p), "successor(%x)=%x", p, s)
+		s := Successor(p)
+		require.NotNil(t, s, "Successor(%x)", p)
+		assert.Positive(t, bytes.Compare(s, p), "Successor(%x)=%x", p, s)
 		for _, ext := range [][]byte{nil, {0}, {0xff}, {0xff, 0xff}, {0xff, 0xff, 0xff, 0xff}, []byte("zzz")} {
 			q := append(bytes.Clone(p), ext...)
-			assert.Negative(t, bytes.Compare(q, s), "%x < successor(%x)=%x", q, p, s)
+			assert.Negative(t, bytes.Compare(q, s), "%x < Successor(%x)=%x", q, p, s)
 		}
-		// Least: over every short string q, q < successor(p) exactly when q
+		// Least: over every short string q, q < Successor(p) exactly when q
 		// starts with p or q < p.
 		for _, q := range universe {
 			below := bytes.HasPrefix(q, p) || bytes.Compare(q, p) < 0
-			assert.Equal(t, below, bytes.Compare(q, s) < 0, "q=%x p=%x successor=%x", q, p, s)
+			assert.Equal(t, below, bytes.Compare(q, s) < 0, "q=%x p=%x Successor=%x", q, p, s)
 		}
 	}
 	orig := []byte("ab\xff")
-	_ = successor(orig)
-	assert.Equal(t, []byte("ab\xff"), orig, "successor modified its argument")
-	assert.Equal(t, []byte("ac"), successor([]byte("ab\xff\xff")))
+	_ = Successor(orig)
+	assert.Equal(t, []byte("ab\xff"), orig, "Successor modified its argument")
+	assert.Equal(t, []byte("ac"), Successor([]byte("ab\xff\xff")))
 
 	for _, p := range [][]byte{nil, {}, {0xff}, {0xff, 0xff, 0xff}} {
-		assert.Nil(t, successor(p), "successor(%x)", p)
+		assert.Nil(t, Successor(p), "Successor(%x)", p)
 	}
 }
 
@@ -421,12 +395,12 @@ func FuzzComponentOrder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b int64) {
 		check := func(x, y any) {
-			cx, cy := appendComponent(nil, x), appendComponent(nil, y)
+			cx, cy := AppendComponent(nil, x), AppendComponent(nil, y)
 			if got, want := signOf(bytes.Compare(cx, cy)), driver.Compare(x, y); got != want {
 				t.Fatalf("%#v vs %#v: components %x vs %x compare %d, driver.Compare %d", x, y, cx, cy, got, want)
 			}
-			if end := componentEnd(cx, 0); end != len(cx) {
-				t.Fatalf("componentEnd(%x) = %d", cx, end)
+			if end := ComponentEnd(cx, 0); end != len(cx) {
+				t.Fatalf("ComponentEnd(%x) = %d", cx, end)
 			}
 		}
 		check(a, b)
@@ -438,8 +412,8 @@ func FuzzComponentOrder(f *testing.F) {
 		}
 		check(nil, a)
 		// Tuples: (a, b) vs (b, a).
-		ab := appendComponent(appendComponent(nil, a), b)
-		ba := appendComponent(appendComponent(nil, b), a)
+		ab := AppendComponent(AppendComponent(nil, a), b)
+		ba := AppendComponent(AppendComponent(nil, b), a)
 		want := driver.Compare(a, b)
 		if want == 0 {
 			want = driver.Compare(b, a)
@@ -458,22 +432,22 @@ func FuzzComponentOrderString(f *testing.F) {
 		if strings.IndexByte(a, 0) >= 0 || strings.IndexByte(b, 0) >= 0 {
 			t.Skip("strings hold no NUL")
 		}
-		ca, cb := appendComponent(nil, a), appendComponent(nil, b)
+		ca, cb := AppendComponent(nil, a), AppendComponent(nil, b)
 		if got, want := signOf(bytes.Compare(ca, cb)), driver.Compare(a, b); got != want {
 			t.Fatalf("%q vs %q: components %x vs %x compare %d, driver.Compare %d", a, b, ca, cb, got, want)
 		}
 		// With a key after each, the strings still decide.
-		ka, kb := appendComponent(bytes.Clone(ca), "zz"), appendComponent(bytes.Clone(cb), "")
+		ka, kb := AppendComponent(bytes.Clone(ca), "zz"), AppendComponent(bytes.Clone(cb), "")
 		if want := driver.Compare(a, b); want != 0 && signOf(bytes.Compare(ka, kb)) != want {
 			t.Fatalf("%q+key vs %q+key: %x vs %x", a, b, ka, kb)
 		}
-		if end := componentEnd(ka, 0); end != len(ca) {
-			t.Fatalf("componentEnd(%x) = %d, want %d", ka, end, len(ca))
+		if end := ComponentEnd(ka, 0); end != len(ca) {
+			t.Fatalf("ComponentEnd(%x) = %d, want %d", ka, end, len(ca))
 		}
-		// successor of a component bounds exactly the members that start with it.
-		s := successor(ca)
+		// Successor of a component bounds exactly the members that start with it.
+		s := Successor(ca)
 		if bytes.Compare(ka, s) >= 0 {
-			t.Fatalf("member %x not below successor %x", ka, s)
+			t.Fatalf("member %x not below Successor %x", ka, s)
 		}
 		if bytes.HasPrefix(kb, ca) != (bytes.Compare(kb, ca) >= 0 && bytes.Compare(kb, s) < 0) {
 			t.Fatalf("member %x vs [%x, %x)", kb, ca, s)
@@ -492,29 +466,29 @@ func FuzzDecodeValue(f *testing.F) {
 	f.Add(byte(255), "x")
 	f.Fuzz(func(t *testing.T, kb byte, s string) {
 		k := driver.Kind(kb)
-		v, err := decodeValue(k, s)
+		v, err := Decode(k, s)
 		if err != nil {
 			return
 		}
 		if v == nil {
-			t.Fatalf("decodeValue(%s, %q) = nil without an error", k, s)
+			t.Fatalf("Decode(%s, %q) = nil without an error", k, s)
 		}
-		enc, err := encodeValue(k, v)
+		enc, err := Encode(k, v)
 		if err != nil {
-			t.Fatalf("decodeValue(%s, %q) = %#v, which does not encode: %v", k, s, v, err)
+			t.Fatalf("Decode(%s, %q) = %#v, which does not encode: %v", k, s, v, err)
 		}
-		v2, err := decodeValue(k, enc)
+		v2, err := Decode(k, enc)
 		if err != nil {
-			t.Fatalf("decodeValue(%s, %q) = %#v, encoded %q, which does not decode: %v", k, s, v, enc, err)
+			t.Fatalf("Decode(%s, %q) = %#v, encoded %q, which does not decode: %v", k, s, v, enc, err)
 		}
 		requireSameValue(t, k, v, v2, "%s %q -> %#v -> %q -> %#v", k, s, v, enc, v2)
 		if str, ok := v.(string); k.Scalar() && (!ok || strings.IndexByte(str, 0) < 0) {
 			// A decoded scalar has an index component, and only one (strings
 			// hold no NUL: the portable layer refuses them, so a hash field
 			// holds one only if it was written behind Strata's back).
-			c := appendComponent(nil, v)
-			if end := componentEnd(c, 0); end != len(c) {
-				t.Fatalf("componentEnd(component(%#v)=%x) = %d", v, c, end)
+			c := AppendComponent(nil, v)
+			if end := ComponentEnd(c, 0); end != len(c) {
+				t.Fatalf("ComponentEnd(component(%#v)=%x) = %d", v, c, end)
 			}
 		}
 	})
@@ -523,21 +497,21 @@ func FuzzDecodeValue(f *testing.F) {
 func FuzzComponentEnd(f *testing.F) {
 	var m []byte
 	for _, v := range []any{nil, true, int64(-12), 1.5, "ab", int64(0)} {
-		m = appendComponent(m, v)
+		m = AppendComponent(m, v)
 	}
 	f.Add(m, 0)
 	f.Add(m, 1)
 	f.Add(m, len(m)-1)
-	f.Add([]byte{tagInt}, 0)
-	f.Add([]byte{tagInt, 0x00}, 0)
-	f.Add([]byte{tagString, 'a'}, 0)
-	f.Add([]byte{tagFloat, 1, 2}, 0)
+	f.Add([]byte{TagInt}, 0)
+	f.Add([]byte{TagInt, 0x00}, 0)
+	f.Add([]byte{TagString, 'a'}, 0)
+	f.Add([]byte{TagFloat, 1, 2}, 0)
 	f.Add([]byte{}, 0)
-	f.Add([]byte{tagNull}, 5)
+	f.Add([]byte{TagNull}, 5)
 	f.Fuzz(func(t *testing.T, b []byte, i int) {
-		end := componentEnd(b, i)
+		end := ComponentEnd(b, i)
 		if end != -1 && (end <= i || end > len(b)) {
-			t.Fatalf("componentEnd(%x, %d) = %d, want -1 or in (%d, %d]", b, i, end, i, len(b))
+			t.Fatalf("ComponentEnd(%x, %d) = %d, want -1 or in (%d, %d]", b, i, end, i, len(b))
 		}
 	})
 }

@@ -259,7 +259,7 @@ func decodeRaw(h map[string]string, it *benchItem) error {
 }
 
 // appendIntComponent and appendStringComponent build the index components
-// the adapter builds (valuecodec.AppendComponent in encode.go), for positive ints and
+// the adapter builds (valuecodec.AppendComponent), for positive ints and
 // strings.
 func appendIntComponent(b []byte, n int64) []byte {
 	var d [20]byte

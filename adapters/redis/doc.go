@@ -17,7 +17,7 @@
 // its index entries are always in one cluster slot and one Lua script can
 // update them atomically. A shard holds:
 //
-//	{ns:coll}:r:<key>   a record: a hash of its non-NULL fields (see encode.go)
+//	{ns:coll}:r:<key>   a record: a hash of its non-NULL fields (internal/valuecodec)
 //	{ns:coll}:k         the primary-key index: a sorted set of the keys
 //	{ns:coll}:i:<name>  a secondary index: a sorted set of members
 //	{ns:coll}:x         expiries, for a collection with a time to live

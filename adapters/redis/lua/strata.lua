@@ -65,7 +65,7 @@ local function less(a, b)
   return #a < #b
 end
 
--- The index components (see encode.go, which has the same encoding).
+-- The index components (see internal/valuecodec, which has the same encoding).
 local function enc_int(s)
   if s == "0" then return "\32\128" end
   if string.sub(s, 1, 1) == "-" then

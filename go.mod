@@ -16,7 +16,7 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require google.golang.org/protobuf v1.36.12 // indirect
+require google.golang.org/protobuf v1.36.12
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

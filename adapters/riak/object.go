@@ -1,0 +1,245 @@
+package riak
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// A record's state is the value of its Riak object, encoded compactly in
+// the protobuf wire format (with protowire; there is no .proto file):
+//
+//	object  = version byte 1, then field* as tag 1
+//	field   = 1 name, 2 text, 3 flags (1 has, 2 null), 4 stamp, 5 writer,
+//	          6 count*, 7 elem*, 8 clock*
+//	count   = 1 writer, 2 p, 3 n
+//	elem    = 1 element, 2 dot*
+//	dot     = 1 writer, 2 n, 3 stamp
+//	clock   = 1 writer, 2 n
+//
+// Everything is written in a fixed order, so that equal states encode to
+// equal bytes.
+const stateVersion = 1
+
+var errBadState = errors.New("riak: malformed record state")
+
+func encodeState(s *state) []byte {
+	b := []byte{stateVersion}
+	for _, name := range slices.Sorted(maps.Keys(s.fields)) {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, encodeField(name, s.fields[name]))
+	}
+	return b
+}
+
+func encodeField(name string, fs *fieldState) []byte {
+	var b []byte
+	b = appendString(b, 1, name)
+	if fs.text != "" {
+		b = appendString(b, 2, fs.text)
+	}
+	var flags uint64
+	if fs.has {
+		flags |= 1
+	}
+	if fs.null {
+		flags |= 2
+	}
+	b = appendVarint(b, 3, flags)
+	if fs.stamp != 0 {
+		b = appendVarint(b, 4, fs.stamp)
+	}
+	if fs.writer != "" {
+		b = appendString(b, 5, fs.writer)
+	}
+	for _, w := range slices.Sorted(maps.Keys(fs.counts)) {
+		c := fs.counts[w]
+		var m []byte
+		m = appendString(m, 1, w)
+		m = appendVarint(m, 2, c.p)
+		m = appendVarint(m, 3, c.n)
+		b = appendMessage(b, 6, m)
+	}
+	for _, e := range slices.Sorted(maps.Keys(fs.elems)) {
+		var m []byte
+		m = appendString(m, 1, e)
+		for _, d := range fs.elems[e] {
+			var dm []byte
+			dm = appendString(dm, 1, d.writer)
+			dm = appendVarint(dm, 2, d.n)
+			dm = appendVarint(dm, 3, d.stamp)
+			m = appendMessage(m, 2, dm)
+		}
+		b = appendMessage(b, 7, m)
+	}
+	for _, w := range slices.Sorted(maps.Keys(fs.clock)) {
+		var m []byte
+		m = appendString(m, 1, w)
+		m = appendVarint(m, 2, fs.clock[w])
+		b = appendMessage(b, 8, m)
+	}
+	return b
+}
+
+func appendString(b []byte, num protowire.Number, s string) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+func appendMessage(b []byte, num protowire.Number, m []byte) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, m)
+}
+
+// decodeState decodes an object's value. Unknown fields are skipped (a
+// newer version's additions); malformed input is an error, never a panic.
+func decodeState(b []byte) (*state, error) {
+	if len(b) == 0 || b[0] != stateVersion {
+		return nil, fmt.Errorf("%w: version", errBadState)
+	}
+	s := newState()
+	err := each(b[1:], func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		if num != 1 || typ != protowire.BytesType {
+			return nil
+		}
+		name, fs, err := decodeField(v)
+		if err != nil {
+			return err
+		}
+		s.fields[name] = fs
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func decodeField(b []byte) (string, *fieldState, error) {
+	fs := &fieldState{}
+	var name string
+	err := each(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			name = string(v)
+		case num == 2 && typ == protowire.BytesType:
+			fs.text = string(v)
+		case num == 3 && typ == protowire.VarintType:
+			fs.has, fs.null = x&1 != 0, x&2 != 0
+		case num == 4 && typ == protowire.VarintType:
+			fs.stamp = x
+		case num == 5 && typ == protowire.BytesType:
+			fs.writer = string(v)
+		case num == 6 && typ == protowire.BytesType:
+			var w string
+			var c pn
+			if err := each(v, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
+				switch {
+				case n == 1 && t == protowire.BytesType:
+					w = string(v)
+				case n == 2 && t == protowire.VarintType:
+					c.p = x
+				case n == 3 && t == protowire.VarintType:
+					c.n = x
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if fs.counts == nil {
+				fs.counts = map[string]pn{}
+			}
+			fs.counts[w] = c
+		case num == 7 && typ == protowire.BytesType:
+			var e string
+			var dots []dot
+			if err := each(v, func(n protowire.Number, t protowire.Type, v []byte, _ uint64) error {
+				switch {
+				case n == 1 && t == protowire.BytesType:
+					e = string(v)
+				case n == 2 && t == protowire.BytesType:
+					var d dot
+					if err := each(v, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
+						switch {
+						case n == 1 && t == protowire.BytesType:
+							d.writer = string(v)
+						case n == 2 && t == protowire.VarintType:
+							d.n = x
+						case n == 3 && t == protowire.VarintType:
+							d.stamp = x
+						}
+						return nil
+					}); err != nil {
+						return err
+					}
+					dots = append(dots, d)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if fs.elems == nil {
+				fs.elems = map[string][]dot{}
+			}
+			fs.elems[e] = dots
+		case num == 8 && typ == protowire.BytesType:
+			var w string
+			var n uint64
+			if err := each(v, func(num protowire.Number, t protowire.Type, v []byte, x uint64) error {
+				switch {
+				case num == 1 && t == protowire.BytesType:
+					w = string(v)
+				case num == 2 && t == protowire.VarintType:
+					n = x
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if fs.clock == nil {
+				fs.clock = map[string]uint64{}
+			}
+			fs.clock[w] = n
+		}
+		return nil
+	})
+	return name, fs, err
+}
+
+// each calls fn for every field of the protobuf message b: its number, wire
+// type, and its bytes (length-delimited) or value (varint).
+func each(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", errBadState, protowire.ParseError(n))
+		}
+		b = b[n:]
+		var v []byte
+		var x uint64
+		switch typ {
+		case protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return fmt.Errorf("%w: %v", errBadState, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if err := fn(num, typ, v, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,8 +1,55 @@
-// Package riak is Strata's adapter for Riak KV (AP): records as Riak
-// objects whose siblings the adapter merges by the schema's merge
-// policies, over the PB client of package pb.
+// Package riak is Strata's adapter for Riak KV, the AP store: records are
+// Riak objects, concurrent writes become siblings, and the adapter merges
+// siblings by the schema's merge policies, so that every reader sees what
+// the policies define and nothing is lost.
 //
-// This package is being built (see the Riak issue); so far it holds the
-// record state: each field with the metadata its merge policy needs
-// (state.go), and its compact encoding as an object's value (object.go).
+// Import it for its side effect and open a repo by URL:
+//
+//	import _ "github.com/strata-go/strata/adapters/riak"
+//
+//	r, err := repo.Open(ctx, "riak://10.0.0.1:8087,10.0.0.2:8087?bucket_type=strata&n_val=3")
+//
+// The nodes are reached through package pb's Cluster (pools, health
+// checks, failover); tests run against package riaktest, an in-process
+// emulator of a Riak cluster.
+//
+// # Records and merging
+//
+// A collection is a bucket (namespace.collection); a record is an object
+// whose key is the order-preserving encoding of its primary key and whose
+// value is its state: every field with what merging needs (state.go):
+// lww fields carry a hybrid-logical-clock stamp, counters each writer's
+// totals, sets are observed-remove sets, max fields keep the greatest
+// value, flags are enable-wins. A read merges the siblings it finds (and
+// writes the merge back with the vclock it read, so they collapse); an
+// update reads, applies the changes to the merged state as one of the
+// adapter's writers, and writes with that vclock. A concurrent update
+// then makes a sibling, which the next read merges: two increments both
+// count, an element added concurrently with its removal stays, the later
+// lww write wins everywhere.
+//
+// Each write in progress uses its own writer id (at most 64 per adapter):
+// a writer's entries in a counter or a set are its running totals, so two
+// concurrent writes must not share one. This relies on a writer's next
+// write reading its previous one (R + W > n_val, Riak's default quorums).
+//
+// # Queries
+//
+// Secondary indexes are 2i entries (layout.go): for each index, the
+// encoded fields (ascending order, with the key) and the complemented
+// fields and key (descending order), and the key's complement for keys
+// in descending order. A query reads a range of the index its equality
+// and range filters bind best, a page at a time, fetches the records
+// (Options.Fetchers at a time), and checks every filter again: the
+// newest 50 messages of a conversation, and the next page after a
+// cursor, are one 2i range each. A query that no index answers needs
+// FullScan (it reads the $key index); an order no index gives is sorted
+// in memory.
+//
+// # What Riak does not give
+//
+// Transactions (ErrUnsupported: keep such data in a CP store and route
+// it there with repo.Router), atomic conditional writes (an insert finds
+// an existing key with if_none_match, and a version check reads then
+// writes; concurrent ones become siblings), unique indexes and upserts.
 package riak

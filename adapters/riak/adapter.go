@@ -1,0 +1,144 @@
+package riak
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-go/strata/adapters/riak/pb"
+	"github.com/strata-go/strata/repo/driver"
+)
+
+// Options configure an Adapter.
+type Options struct {
+	// BucketType is the bucket type of the adapter's buckets ("default" if
+	// empty). The adapter needs siblings (allow_mult=true), which every
+	// custom type has by default; on the default type it sets allow_mult
+	// on its own buckets.
+	BucketType string
+	// Namespace prefixes the adapter's bucket names ("strata" if empty).
+	Namespace string
+	// NVal, when not 0, is the n_val the adapter gives the buckets it
+	// creates.
+	NVal uint32
+	// Fetchers bounds how many objects a query fetches at once (8 if 0).
+	Fetchers int
+}
+
+// Adapter is a Strata store in Riak KV. It is safe for concurrent use.
+type Adapter struct {
+	c      pb.Client
+	closer interface{ Close() error }
+	opts   Options
+	clock  *hlc
+	w      writer // for migrations, which run alone
+
+	// actors are the writer ids of this adapter's writes, one per write
+	// in progress: merging needs each actor's writes to a record to form a
+	// line (a PN-counter entry or a set's dots are the actor's running
+	// totals), so two concurrent writes must not share one.
+	actors chan string
+
+	collections sync.Map // *driver.Collection -> *collection
+	closed      atomic.Bool
+}
+
+// New returns an adapter over c (a *pb.Cluster or a *pb.Conn), which it
+// closes on Close.
+func New(c pb.Client, opts Options) (*Adapter, error) {
+	if opts.BucketType == "" {
+		opts.BucketType = "default"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "strata"
+	}
+	if opts.Fetchers <= 0 {
+		opts.Fetchers = 8
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	a := &Adapter{c: c, opts: opts, clock: newHLC(), actors: make(chan string, maxActors)}
+	base := hex.EncodeToString(id[:])
+	a.w = writer{id: base, now: a.clock.now}
+	for i := range maxActors {
+		a.actors <- fmt.Sprintf("%s.%d", base, i)
+	}
+	a.closer, _ = c.(interface{ Close() error })
+	return a, nil
+}
+
+// maxActors bounds the writes an adapter makes at once, and so the
+// entries one adapter adds to a counter or a set's clock.
+const maxActors = 64
+
+// actor takes a writer id for one write; done gives it back.
+func (a *Adapter) actor(ctx context.Context) (w writer, done func(), err error) {
+	select {
+	case id := <-a.actors:
+		return writer{id: id, now: a.clock.now}, func() { a.actors <- id }, nil
+	case <-ctx.Done():
+		return writer{}, nil, ctx.Err()
+	}
+}
+
+// check fails a call on a closed adapter.
+func (a *Adapter) check() error {
+	if a.closed.Load() {
+		return fmt.Errorf("riak: %w", driver.ErrClosed)
+	}
+	return nil
+}
+
+// Capabilities: Riak gives neither transactions nor atomic conditional
+// writes (concurrent writes become siblings, merged by the merge
+// policies), and a query needs an index (or an explicit full scan).
+func (a *Adapter) Capabilities() driver.Capabilities {
+	return driver.CapFullScan | driver.CapOffset | driver.CapAggregates
+}
+
+// Close closes the client.
+func (a *Adapter) Close() error {
+	if a.closed.Swap(true) || a.closer == nil {
+		return nil
+	}
+	return a.closer.Close()
+}
+
+// BeginTx is ErrUnsupported: Riak has no transactions.
+func (a *Adapter) BeginTx(context.Context, driver.TxOptions) (driver.Tx, error) {
+	return nil, fmt.Errorf("%w: riak: transactions: Riak has none; keep transactional data in a CP store and route it there with repo.Router", driver.ErrUnsupported)
+}
+
+// hlc is a hybrid logical clock: microseconds of wall time, never going
+// back and never repeating, so that an lww write is stamped after every
+// write this adapter has made or seen.
+type hlc struct {
+	mu   sync.Mutex
+	last uint64
+}
+
+func newHLC() *hlc { return &hlc{} }
+
+func (c *hlc) now() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := uint64(time.Now().UnixMicro())
+	if t <= c.last {
+		t = c.last + 1
+	}
+	c.last = t
+	return t
+}
+
+// observe moves the clock past stamp, a time seen in a stored record.
+func (c *hlc) observe(stamp uint64) {
+	c.mu.Lock()
+	if stamp > c.last {
+		c.last = stamp
+	}
+	c.mu.Unlock()
+}

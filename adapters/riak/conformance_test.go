@@ -1,0 +1,40 @@
+package riak_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/strata-go/strata/adapters/riak"
+	"github.com/strata-go/strata/adapters/riak/riaktest"
+	"github.com/strata-go/strata/conformance"
+	"github.com/strata-go/strata/repo"
+)
+
+var namespaceSeq atomic.Int64
+
+// harness opens a repo on addrs in a fresh namespace for each case.
+func harness(addrs []string, params string) conformance.Harness {
+	return conformance.HarnessFunc(func(t *testing.T, opts ...repo.Option) *repo.Repo {
+		url := fmt.Sprintf("riak://%s?namespace=t%d%s", strings.Join(addrs, ","), namespaceSeq.Add(1), params)
+		a, err := riak.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := repo.New(a, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	})
+}
+
+// The conformance suite on riaktest: 3 nodes, n_val 3.
+func TestConformanceRiaktest(t *testing.T) {
+	t.Parallel()
+	cluster := riaktest.Start(t, riaktest.Options{Nodes: 3})
+	conformance.Run(t, harness(cluster.Addrs(), "&n_val=3"))
+}

@@ -1,0 +1,317 @@
+package riak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/basho/riak-go-client/rpb/riak_kv"
+	"github.com/golang/protobuf/proto"
+
+	"github.com/strata-go/strata/adapters/riak/pb"
+	"github.com/strata-go/strata/repo/driver"
+)
+
+// contentType marks the adapter's objects.
+const contentType = "application/x-strata-state"
+
+// object is a record as read: its merged state and the causal context
+// (vclock) a write of it must carry.
+type object struct {
+	st     *state
+	vclock []byte
+}
+
+// fetch reads the object at key and merges its siblings by the merge
+// policies. With collapse, if there were several, it writes the merge
+// back with the vclock it read, so that the siblings collapse (a caller
+// about to write the object does not: its own write carries the merge).
+// The vclock returned is always the one read: one returned by a write
+// may cover siblings written meanwhile, which a write with it would drop.
+// found is false for no object (or only tombstones).
+func (a *Adapter) fetch(ctx context.Context, col *collection, key []byte, collapse bool) (object, bool, error) {
+	resp, err := a.c.Get(ctx, &riak_kv.RpbGetReq{Bucket: col.bucket, Key: key, Type: col.typ})
+	if err != nil {
+		return object{}, false, err
+	}
+	var merged *state
+	live := 0
+	for _, content := range resp.GetContent() {
+		if content.GetDeleted() {
+			continue
+		}
+		st, err := decodeState(content.GetValue())
+		if err != nil {
+			return object{}, false, fmt.Errorf("%s: %w", col.Name, err)
+		}
+		live++
+		if merged == nil {
+			merged = st
+		} else if merged, err = merge(col.Collection, merged, st); err != nil {
+			return object{}, false, err
+		}
+	}
+	if merged == nil {
+		return object{vclock: resp.GetVclock()}, false, nil
+	}
+	a.observe(merged)
+	obj := object{st: merged, vclock: resp.GetVclock()}
+	if collapse && len(resp.GetContent()) > 1 {
+		// If this write races another, the next read merges again; if
+		// it fails, the siblings stay until the next write.
+		if vals, err := merged.values(col.Collection); err == nil {
+			a.store(ctx, col, key, obj, vals, false)
+		}
+	}
+	return obj, true, nil
+}
+
+// observe moves the adapter's clock past the stamps of st.
+func (a *Adapter) observe(st *state) {
+	for _, fs := range st.fields {
+		a.clock.observe(fs.stamp)
+	}
+}
+
+// store writes obj's state under key with obj's vclock (none for a new
+// object).
+func (a *Adapter) store(ctx context.Context, col *collection, key []byte, obj object, vals []any, ifNoneMatch bool) error {
+	req := &riak_kv.RpbPutReq{
+		Bucket: col.bucket, Key: key, Type: col.typ, Vclock: obj.vclock,
+		Content: &riak_kv.RpbContent{
+			Value:       encodeState(obj.st),
+			ContentType: []byte(contentType),
+			Indexes:     indexEntries(col.Collection, vals),
+		},
+	}
+	if ifNoneMatch {
+		req.IfNoneMatch = proto.Bool(true)
+	}
+	_, err := a.c.Put(ctx, req)
+	return err
+}
+
+// values returns the record's values in the order of c's fields.
+func (s *state) values(c *driver.Collection) ([]any, error) {
+	vals := make([]any, len(c.Fields))
+	for i, f := range c.Fields {
+		v, err := s.value(f)
+		if err != nil {
+			return nil, fmt.Errorf("riak: %s.%s: %w", c.Name, f.Name, err)
+		}
+		vals[i] = v
+	}
+	return vals, nil
+}
+
+// Insert stores a new record. A record with the key is found by the
+// if_none_match put, which is not atomic against a concurrent insert of
+// the same key (both then become siblings, merged on read).
+func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.Record, opts driver.InsertOptions) (driver.Record, error) {
+	if opts.OnConflict != nil {
+		return driver.Record{}, fmt.Errorf("%w: riak: upserts are not atomic in Riak", driver.ErrUnsupported)
+	}
+	if len(rec.Values) != len(c.Fields) || rec.Values[c.Key] == nil {
+		return driver.Record{}, fmt.Errorf("%w: riak: insert into %s: a record of %d values", driver.ErrInvalid, c.Name, len(rec.Values))
+	}
+	if err := a.check(); err != nil {
+		return driver.Record{}, err
+	}
+	w, done, err := a.actor(ctx)
+	if err != nil {
+		return driver.Record{}, err
+	}
+	defer done()
+	col := a.collectionOf(c)
+	st := newState()
+	for i, f := range c.Fields {
+		if err := st.set(f, rec.Values[i], w); err != nil {
+			return driver.Record{}, fmt.Errorf("riak: insert into %s: %w", c.Name, err)
+		}
+	}
+	vals, err := st.values(c)
+	if err != nil {
+		return driver.Record{}, err
+	}
+	key := keyOf(rec.Values[c.Key])
+	if err := a.store(ctx, col, key, object{st: st}, vals, true); err != nil {
+		var re *pb.Error
+		if errors.As(err, &re) && re.Message == "match_found" {
+			return driver.Record{}, &driver.ConstraintError{Kind: driver.Unique, Collection: c.Name, Name: driver.PrimaryKeyConstraint, Err: err}
+		}
+		return driver.Record{}, fmt.Errorf("riak: insert into %s: %w", c.Name, err)
+	}
+	return driver.Record{Values: vals}, nil
+}
+
+// Get reads a record, merging its siblings.
+func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (driver.Record, error) {
+	if err := a.check(); err != nil {
+		return driver.Record{}, err
+	}
+	col := a.collectionOf(c)
+	obj, found, err := a.fetch(ctx, col, keyOf(key), true)
+	if err != nil {
+		return driver.Record{}, fmt.Errorf("riak: get %s/%v: %w", c.Name, key, err)
+	}
+	if !found {
+		return driver.Record{}, fmt.Errorf("riak: get %s/%v: %w", c.Name, key, driver.ErrNotFound)
+	}
+	vals, err := obj.st.values(c)
+	return driver.Record{Values: vals}, err
+}
+
+// Update reads the record, applies the changes to its state and writes it
+// back with the vclock it read: a concurrent update makes siblings, which
+// the next read merges, so no increment or set element is lost. The
+// version check is not atomic (no CapConditionalWrites).
+func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Update) (driver.Record, error) {
+	if err := a.check(); err != nil {
+		return driver.Record{}, err
+	}
+	w, done, err := a.actor(ctx)
+	if err != nil {
+		return driver.Record{}, err
+	}
+	defer done()
+	col := a.collectionOf(c)
+	key := keyOf(u.Key)
+	obj, found, err := a.fetch(ctx, col, key, false)
+	if err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+	}
+	if !found {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, driver.ErrNotFound)
+	}
+	if err := checkVersion(c, obj.st, u.ExpectVersion); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+	}
+	for _, ch := range u.Changes {
+		if err := apply(c, obj.st, u.Key, ch, w); err != nil {
+			return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+		}
+	}
+	vals, err := obj.st.values(c)
+	if err != nil {
+		return driver.Record{}, err
+	}
+	if err := a.store(ctx, col, key, obj, vals, false); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+	}
+	return driver.Record{Values: vals}, nil
+}
+
+func apply(c *driver.Collection, st *state, key any, ch driver.Change, w writer) error {
+	if ch.Field < 0 || ch.Field >= len(c.Fields) {
+		return fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
+	}
+	f := c.Fields[ch.Field]
+	if ch.Field == c.Key {
+		if ch.Op == driver.Set && driver.Compare(ch.Value, key) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: the primary key %s cannot change", driver.ErrInvalid, f.Name)
+	}
+	switch ch.Op {
+	case driver.Set:
+		return st.set(f, ch.Value, w)
+	case driver.Increment:
+		d, ok := ch.Value.(int64)
+		if !ok || f.Kind != driver.KindInt {
+			return fmt.Errorf("%w: increment %s by a %T", driver.ErrInvalid, f.Name, ch.Value)
+		}
+		if f.Merge != driver.MergeCounter {
+			cur, err := st.value(f)
+			if err != nil {
+				return err
+			}
+			next, err := driver.ApplyChange(cur, driver.Increment, d)
+			if err != nil {
+				return err
+			}
+			return st.set(f, next, w)
+		}
+		return st.increment(f, d, w)
+	case driver.Add, driver.Remove:
+		elems, ok := ch.Value.([]string)
+		if !ok || f.Kind != driver.KindStrings {
+			return fmt.Errorf("%w: %s %T to %s", driver.ErrInvalid, ch.Op, ch.Value, f.Name)
+		}
+		if f.Merge != driver.MergeSet {
+			cur, err := st.value(f)
+			if err != nil {
+				return err
+			}
+			next, err := driver.ApplyChange(cur, ch.Op, elems)
+			if err != nil {
+				return err
+			}
+			return st.set(f, next, w)
+		}
+		if ch.Op == driver.Add {
+			st.add(f, elems, w)
+		} else {
+			st.remove(f, elems)
+		}
+		return nil
+	case driver.SetMax:
+		if f.Merge != driver.MergeMax {
+			cur, err := st.value(f)
+			if err != nil {
+				return err
+			}
+			next, err := driver.ApplyChange(cur, driver.SetMax, ch.Value)
+			if err != nil {
+				return err
+			}
+			return st.set(f, next, w)
+		}
+		return st.setMax(f, ch.Value)
+	}
+	return fmt.Errorf("%w: unknown change %s", driver.ErrInvalid, ch.Op)
+}
+
+// checkVersion checks the record's version against expect.
+func checkVersion(c *driver.Collection, st *state, expect *int64) error {
+	if expect == nil {
+		return nil
+	}
+	if c.Version < 0 {
+		return fmt.Errorf("%w: %s has no version field", driver.ErrInvalid, c.Name)
+	}
+	v, err := st.value(c.Fields[c.Version])
+	if err != nil {
+		return err
+	}
+	if driver.Compare(v, *expect) != 0 {
+		return driver.ErrStale
+	}
+	return nil
+}
+
+// Delete reads the record (for its vclock and the version check) and
+// deletes it.
+func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Delete) error {
+	if err := a.check(); err != nil {
+		return err
+	}
+	col := a.collectionOf(c)
+	key := keyOf(d.Key)
+	obj, found, err := a.fetch(ctx, col, key, false)
+	if err != nil {
+		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, err)
+	}
+	if !found {
+		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, driver.ErrNotFound)
+	}
+	if err := checkVersion(c, obj.st, d.ExpectVersion); err != nil {
+		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, err)
+	}
+	if err := a.c.Delete(ctx, &riak_kv.RpbDelReq{Bucket: col.bucket, Key: key, Type: col.typ, Vclock: obj.vclock}); err != nil {
+		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, err)
+	}
+	return nil
+}
+
+
+func isNotFound(err error) bool { return errors.Is(err, driver.ErrNotFound) }

@@ -73,7 +73,9 @@ func TestPartitionConverges(t *testing.T) {
 		change(left, func(c *schema.Changeset) *schema.Changeset { return c.Increment("likes", 1) })
 		change(right, func(c *schema.Changeset) *schema.Changeset { return c.Increment("likes", 2) })
 	}
-	change(left, func(c *schema.Changeset) *schema.Changeset { return c.AddToSet("tags", "left").RemoveFromSet("tags", "a") })
+	change(left, func(c *schema.Changeset) *schema.Changeset {
+		return c.AddToSet("tags", "left").RemoveFromSet("tags", "a")
+	})
 	change(right, func(c *schema.Changeset) *schema.Changeset { return c.AddToSet("tags", "right", "a") })
 	change(left, func(c *schema.Changeset) *schema.Changeset { return c.Put("title", "from left").Put("best", int64(40)) })
 	time.Sleep(2 * time.Millisecond) // the right side's write is the later one

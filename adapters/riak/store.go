@@ -313,5 +313,4 @@ func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Del
 	return nil
 }
 
-
 func isNotFound(err error) bool { return errors.Is(err, driver.ErrNotFound) }

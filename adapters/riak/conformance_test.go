@@ -10,6 +10,7 @@ import (
 	"github.com/strata-go/strata/adapters/riak"
 	"github.com/strata-go/strata/adapters/riak/riaktest"
 	"github.com/strata-go/strata/conformance"
+	"github.com/strata-go/strata/internal/testservers"
 	"github.com/strata-go/strata/repo"
 )
 
@@ -37,4 +38,11 @@ func TestConformanceRiaktest(t *testing.T) {
 	t.Parallel()
 	cluster := riaktest.Start(t, riaktest.Options{Nodes: 3})
 	conformance.Run(t, harness(cluster.Addrs(), "&n_val=3"))
+}
+
+// With RIAK_PB_ADDR (or RIAK_PB_ADDRS) set, the suite also runs against a
+// real Riak node; otherwise this test says it did not run.
+func TestConformanceRealRiak(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, harness(testservers.RiakAddrs(t), ""))
 }

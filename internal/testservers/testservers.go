@@ -16,6 +16,10 @@
 // scripts/servers.sh also exports STRATA_REDIS_CLUSTER_NODES (the six nodes'
 // ports on 127.0.0.1, comma-separated) for tests that stop a node.
 //
+// Riak cannot be installed here; the Riak adapter's tests run on its
+// emulator, riaktest, and also against a real node named by RIAK_PB_ADDR
+// (see [RiakAddrs]), which no script starts.
+//
 // A test asks for a URL through [PostgresURL], [MySQLURL], [RedisURL] or
 // [RedisClusterURL]. When the
 // variable is unset the test is skipped, with a message naming it, so that
@@ -26,6 +30,7 @@ package testservers
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -68,6 +73,30 @@ func RedisURL(t testing.TB) string {
 func RedisClusterURL(t testing.TB) string {
 	t.Helper()
 	return lookup(t, RedisClusterEnv, "Redis Cluster")
+}
+
+// The environment variables that name a real Riak node (Riak cannot be
+// installed here: make test starts none, and the Riak adapter's suites
+// run on riaktest; these add a run against a real node).
+const (
+	RiakEnv      = "RIAK_PB_ADDR"
+	RiakAddrsEnv = "RIAK_PB_ADDRS"
+)
+
+// RiakAddrs returns the PB addresses of a real Riak cluster for tests:
+// RIAK_PB_ADDRS (comma-separated) or RIAK_PB_ADDR. Without them it skips
+// t, whatever STRATA_REQUIRE_SERVERS says, with a message saying that the
+// test did not run.
+func RiakAddrs(t testing.TB) []string {
+	t.Helper()
+	if v := os.Getenv(RiakAddrsEnv); v != "" {
+		return strings.Split(v, ",")
+	}
+	if v := os.Getenv(RiakEnv); v != "" {
+		return []string{v}
+	}
+	t.Skip(RiakEnv + " is not set: not run against a real Riak node (the suite runs on riaktest)")
+	return nil
 }
 
 // Required reports whether STRATA_REQUIRE_SERVERS=1: a missing server is

@@ -348,11 +348,15 @@ func (n *node) get(ctx context.Context) (*Conn, error) {
 	for len(n.idle) > 0 {
 		ic := n.idle[len(n.idle)-1]
 		n.idle = n.idle[:len(n.idle)-1]
-		if now.Sub(ic.since) > n.opts.IdleTimeout || ic.c.Broken() {
+		n.mu.Unlock()
+		// A connection the node closed while it was idle (the node
+		// restarted, say) would fail the request on it, and one that is
+		// not idempotent could not be retried: probe it first.
+		if now.Sub(ic.since) > n.opts.IdleTimeout || ic.c.Broken() || !ic.c.alive() {
 			ic.c.Close()
+			n.mu.Lock()
 			continue
 		}
-		n.mu.Unlock()
 		return ic.c, nil
 	}
 	n.mu.Unlock()

@@ -252,7 +252,7 @@ func (a *Adapter) rewrite(ctx context.Context, c *driver.Collection, change func
 	}
 	col := a.collectionOf(c)
 	var keys [][]byte
-	err := a.read(ctx, col, plan{index: "$key", min: everything[0], max: everything[1]}, map[string]bool{}, func(vals []any) bool {
+	err := a.read(ctx, col, plan{index: "$key", min: everything[0], max: everything[1]}, 0, map[string]bool{}, func(vals []any) bool {
 		keys = append(keys, keyOf(vals[c.Key]))
 		return true
 	})

@@ -265,7 +265,11 @@ func (a *Adapter) scan(ctx context.Context, c *driver.Collection, q *driver.Quer
 		}
 		return emit(vals)
 	}
-	if err := a.read(ctx, col, p, seen, each); err != nil {
+	first := 0 // the size of the first page: no more than a limit needs
+	if p.native && q.Limit > 0 {
+		first = q.Offset + q.Limit
+	}
+	if err := a.read(ctx, col, p, first, seen, each); err != nil {
 		return err
 	}
 	if !p.native {
@@ -294,8 +298,9 @@ func (a *Adapter) scan(ctx context.Context, c *driver.Collection, q *driver.Quer
 }
 
 // read calls each with the records of plan p's keys, in its order, each
-// key once, until each returns false.
-func (a *Adapter) read(ctx context.Context, col *collection, p plan, seen map[string]bool, each func([]any) bool) error {
+// key once, until each returns false. first, if not 0, is the size of
+// the first page (a query with a limit), the others are pageSize.
+func (a *Adapter) read(ctx context.Context, col *collection, p plan, first int, seen map[string]bool, each func([]any) bool) error {
 	deliver := func(keys [][]byte) (bool, error) {
 		var fresh [][]byte
 		for _, k := range keys {
@@ -326,13 +331,18 @@ func (a *Adapter) read(ctx context.Context, col *collection, p plan, seen map[st
 		return err
 	}
 	var cont []byte
+	size := pageSize
+	if first > 0 && first < pageSize {
+		size = first
+	}
 	for {
 		req := &riak_kv.RpbIndexReq{
 			Bucket: col.bucket, Type: col.typ, Index: []byte(p.index),
 			Qtype:    riak_kv.RpbIndexReq_range.Enum(),
 			RangeMin: p.min, RangeMax: p.max,
-			MaxResults: proto.Uint32(pageSize), Continuation: cont,
+			MaxResults: proto.Uint32(uint32(size)), Continuation: cont,
 		}
+		size = pageSize
 		resp, err := a.c.Index(ctx, req)
 		if err != nil {
 			return fmt.Errorf("riak: query %s: %w", col.Name, err)

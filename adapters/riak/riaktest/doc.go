@@ -39,6 +39,25 @@
 // with deletedvclock. A tombstone that reached every primary is reaped
 // after Options.DeleteMode (3s, as Riak's delete_mode).
 //
+// # Data types
+//
+// DtFetchReq and DtUpdateReq serve buckets whose type has the datatype
+// property counter, set or map, with riak_dt's state-based CRDTs whose
+// actors are the coordinating vnodes: riak_dt_pncounter, riak_dt_orswot
+// (add wins) and riak_dt_map, whose fields (named by name and type) are
+// embedded counters, sets, lww registers, enable-wins flags and maps, with
+// observed-remove-reset semantics (a field removed while concurrently
+// updated stays, with the update). Each replica holds the CRDT as the one
+// sibling of its object; merging replicas (on fetch, read repair and
+// Converge) merges the CRDTs, so data types have no siblings and both
+// sides of a partition keep their updates. The context is the CRDT's
+// version vector; removes without one fail with
+// {precondition,{not_present,...}} when the element or field is absent,
+// removes with one remove only what it saw (or wait for it). Keys are
+// generated when absent; return_body and include_context behave as
+// Riak's, and a missing object is a DtFetchResp with its type and no
+// value.
+//
 // # Faults
 //
 // NodeDown and NodeUp stop and restart a node (its connections are closed
@@ -88,8 +107,19 @@
 //   - A malformed request body is answered with "Error processing incoming
 //     message: ..." and the connection stays open; a frame longer than
 //     Options.MaxFrame, or of length 0, closes the connection.
-//   - Not emulated, and answered with an error saying so: MapReduce, data
-//     types (DtFetch/DtUpdate), legacy counters, RpbCSBucketReq, 2i
+//   - Data types: the stored CRDT and the context bytes are the emulator's
+//     own encodings (a context it did not make is refused with "Error
+//     processing incoming message: bad context"). An update is applied to
+//     the merge of the reachable replicas (Riak applies it to the
+//     coordinating vnode's copy, which may lag), and drops tombstone
+//     siblings. Registers are stamped in microseconds, bumped past the
+//     stamp they replace. A map update without the operation its field
+//     type needs, or a DtOp without any, gets an error of the emulator's
+//     own. DtFetchReq on the "default" type answers as Riak's legacy
+//     counter path does for objects that are not counters (0, or not
+//     found); DtUpdateReq there is not supported.
+//   - Not emulated, and answered with an error saying so: MapReduce, HLL
+//     and GSet data types, legacy counters, RpbCSBucketReq, 2i
 //     return_body (answered as without it), AAE folds, next-generation
 //     replication, security (AUTH and STARTTLS). timeout fields are
 //     ignored; node_confirms is not decoded by the message types used.

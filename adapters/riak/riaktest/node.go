@@ -222,6 +222,10 @@ func handlerFor(code byte) handler {
 		return (*session).setBucketType
 	case 33: // RpbGetBucketKeyPreflistReq
 		return (*session).preflist
+	case pb.CodeDtFetchReq:
+		return (*session).dtFetch
+	case pb.CodeDtUpdateReq:
+		return (*session).dtUpdate
 	}
 	return nil
 }
@@ -238,10 +242,6 @@ func unsupported(code byte) string {
 		return "RpbCounterUpdateReq"
 	case pb.CodeCounterGetReq:
 		return "RpbCounterGetReq"
-	case pb.CodeDtFetchReq:
-		return "DtFetchReq"
-	case pb.CodeDtUpdateReq:
-		return "DtUpdateReq"
 	case 202, 204, 206:
 		return "next-generation replication"
 	case 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 223, 230, 231:

@@ -70,6 +70,9 @@ func mergeObjects(a, b *object, allowMult bool) *object {
 	case b == nil:
 		b = &object{clock: vclock{}}
 	}
+	if m, ok := mergeDT(a, b, allowMult); ok { // data types (dt.go)
+		return m
+	}
 	var sibs []sibling
 	for _, s := range a.siblings {
 		if b.has(s.dot) || !b.clock.covers(s.dot) {

@@ -254,19 +254,3 @@ func (c *Conn) exchange(ctx context.Context, code byte, req proto.Message, want 
 		return err
 	}
 }
-
-// alive reports whether an idle connection is still open: a read that may
-// not wait finds neither data (an idle connection has no reply pending)
-// nor the end of the stream.
-func (c *Conn) alive() bool {
-	if err := c.nc.SetReadDeadline(time.Now()); err != nil {
-		return false
-	}
-	_, err := c.r.Peek(1)
-	var ne net.Error
-	timedOut := errors.As(err, &ne) && ne.Timeout()
-	if c.nc.SetReadDeadline(time.Time{}) != nil {
-		return false
-	}
-	return timedOut
-}

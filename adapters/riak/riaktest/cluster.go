@@ -105,15 +105,12 @@ func NewCluster(opts Options) (*Cluster, error) {
 	}
 	for i := range opts.Nodes {
 		c.up[i] = true
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		n := &node{c: c, index: i, name: nodeName(i, opts.Nodes), addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
+		c.nodes = append(c.nodes, n)
+		if err := n.listen(); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("riaktest: %w", err)
 		}
-		n := &node{c: c, index: i, name: nodeName(i, opts.Nodes), ln: ln, conns: map[net.Conn]struct{}{}}
-		c.nodes = append(c.nodes, n)
-		c.wg.Add(1)
-		go n.serve()
 	}
 	return c, nil
 }
@@ -143,7 +140,7 @@ func nodeName(i, nodes int) string {
 func (c *Cluster) Addrs() []string {
 	addrs := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
-		addrs[i] = n.ln.Addr().String()
+		addrs[i] = n.addr
 	}
 	return addrs
 }
@@ -155,8 +152,7 @@ func (c *Cluster) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	for _, n := range c.nodes {
-		n.ln.Close()
-		n.dropConns()
+		n.stop()
 	}
 	c.wg.Wait()
 	return nil
@@ -168,25 +164,35 @@ func (c *Cluster) checkNode(i int) {
 	}
 }
 
-// NodeDown stops node i as if it crashed: its connections are closed, new
-// ones are closed as soon as they are accepted, and its vnodes are
+// NodeDown stops node i as if it crashed: its connections are closed,
+// new ones are refused (its listener is closed), and its vnodes are
 // unreachable from the other nodes. Its data is kept for NodeUp.
 func (c *Cluster) NodeDown(i int) {
 	c.checkNode(i)
 	c.mu.Lock()
 	c.up[i] = false
 	c.mu.Unlock()
-	c.nodes[i].dropConns()
+	c.nodes[i].stop()
 }
 
 // NodeUp restarts node i with the data it held. As with Riak, the writes
 // it missed reach it through read repair, or through Converge (hinted
 // handoff and anti-entropy), not by themselves.
+//
+// It listens again on the node's address; it panics if that address has
+// been taken meanwhile (a test's own bug, as an index out of range is).
 func (c *Cluster) NodeUp(i int) {
 	c.checkNode(i)
 	c.mu.Lock()
+	if c.up[i] || c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.up[i] = true
 	c.mu.Unlock()
+	if err := c.nodes[i].listen(); err != nil {
+		panic(fmt.Sprintf("riaktest: node %d cannot listen again: %v", i, err))
+	}
 }
 
 // Partition splits the network: nodes in different groups cannot reach

@@ -17,17 +17,45 @@ type node struct {
 	c     *Cluster
 	index int
 	name  string
-	ln    net.Listener
+	addr  string // the listener's address, kept across NodeDown and NodeUp
 
-	mu    sync.Mutex // guards conns
+	mu    sync.Mutex // guards ln and conns
+	ln    net.Listener
 	conns map[net.Conn]struct{}
 }
 
-// serve accepts connections until the listener is closed.
-func (n *node) serve() {
+// listen starts accepting connections on the node's address.
+func (n *node) listen() error {
+	ln, err := net.Listen("tcp", n.addr)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.ln, n.addr = ln, ln.Addr().String()
+	n.mu.Unlock()
+	n.c.wg.Add(1)
+	go n.serve(ln)
+	return nil
+}
+
+// stop closes the listener and every connection: the node refuses
+// connections, as a node that is down does.
+func (n *node) stop() {
+	n.mu.Lock()
+	ln := n.ln
+	n.ln = nil
+	n.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	n.dropConns()
+}
+
+// serve accepts connections until ln is closed.
+func (n *node) serve(ln net.Listener) {
 	defer n.c.wg.Done()
 	for {
-		conn, err := n.ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {

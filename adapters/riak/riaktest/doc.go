@@ -61,7 +61,8 @@
 // # Faults
 //
 // NodeDown and NodeUp stop and restart a node (its connections are closed
-// and new ones dropped; its data is kept). Partition splits the nodes
+// and new ones refused; its data is kept, and it listens again on the
+// same address). Partition splits the nodes
 // into groups that cannot reach each other's vnodes; Heal joins them.
 // Writes succeed on both sides of a partition (through fallbacks); after
 // Heal a get returns the siblings of both sides and repairs the replicas

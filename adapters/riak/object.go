@@ -3,7 +3,6 @@ package riak
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -27,16 +26,19 @@ const stateVersion = 1
 var errBadState = errors.New("riak: malformed record state")
 
 func encodeState(s *state) []byte {
-	b := []byte{stateVersion}
-	for _, name := range slices.Sorted(maps.Keys(s.fields)) {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendBytes(b, encodeField(name, s.fields[name]))
+	b := make([]byte, 1, 1+64*len(s.fields))
+	b[0] = stateVersion
+	var field, scratch []byte // reused for each field and its parts
+	for _, name := range sortedKeys(s.fields) {
+		field, scratch = appendField(field[:0], scratch, name, s.fields[name])
+		b = appendMessage(b, 1, field)
 	}
 	return b
 }
 
-func encodeField(name string, fs *fieldState) []byte {
-	var b []byte
+// appendField appends field fs's encoding to b, using scratch (returned
+// for reuse) for its nested parts.
+func appendField(b, scratch []byte, name string, fs *fieldState) ([]byte, []byte) {
 	b = appendString(b, 1, name)
 	if fs.text != "" {
 		b = appendString(b, 2, fs.text)
@@ -55,33 +57,47 @@ func encodeField(name string, fs *fieldState) []byte {
 	if fs.writer != "" {
 		b = appendString(b, 5, fs.writer)
 	}
-	for _, w := range slices.Sorted(maps.Keys(fs.counts)) {
+	for _, w := range sortedKeys(fs.counts) {
 		c := fs.counts[w]
-		var m []byte
-		m = appendString(m, 1, w)
-		m = appendVarint(m, 2, c.p)
-		m = appendVarint(m, 3, c.n)
-		b = appendMessage(b, 6, m)
+		scratch = appendString(scratch[:0], 1, w)
+		scratch = appendVarint(scratch, 2, c.p)
+		scratch = appendVarint(scratch, 3, c.n)
+		b = appendMessage(b, 6, scratch)
 	}
-	for _, e := range slices.Sorted(maps.Keys(fs.elems)) {
-		var m []byte
-		m = appendString(m, 1, e)
+	for _, e := range sortedKeys(fs.elems) {
+		scratch = appendString(scratch[:0], 1, e)
 		for _, d := range fs.elems[e] {
-			var dm []byte
-			dm = appendString(dm, 1, d.writer)
-			dm = appendVarint(dm, 2, d.n)
-			dm = appendVarint(dm, 3, d.stamp)
-			m = appendMessage(m, 2, dm)
+			// A dot is small: its length fits one byte for any
+			// realistic writer id, but the general form costs little.
+			n := protowire.SizeTag(1) + protowire.SizeBytes(len(d.writer)) +
+				protowire.SizeTag(2) + protowire.SizeVarint(d.n) + protowire.SizeTag(3) + protowire.SizeVarint(d.stamp)
+			scratch = protowire.AppendTag(scratch, 2, protowire.BytesType)
+			scratch = protowire.AppendVarint(scratch, uint64(n))
+			scratch = appendString(scratch, 1, d.writer)
+			scratch = appendVarint(scratch, 2, d.n)
+			scratch = appendVarint(scratch, 3, d.stamp)
 		}
-		b = appendMessage(b, 7, m)
+		b = appendMessage(b, 7, scratch)
 	}
-	for _, w := range slices.Sorted(maps.Keys(fs.clock)) {
-		var m []byte
-		m = appendString(m, 1, w)
-		m = appendVarint(m, 2, fs.clock[w])
-		b = appendMessage(b, 8, m)
+	for _, w := range sortedKeys(fs.clock) {
+		scratch = appendString(scratch[:0], 1, w)
+		scratch = appendVarint(scratch, 2, fs.clock[w])
+		b = appendMessage(b, 8, scratch)
 	}
-	return b
+	return b, scratch
+}
+
+// sortedKeys returns m's keys in order (nil for an empty map).
+func sortedKeys[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func appendString(b []byte, num protowire.Number, s string) []byte {

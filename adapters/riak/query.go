@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/basho/riak-go-client/rpb/riak_kv"
 	"github.com/golang/protobuf/proto"
@@ -362,18 +363,22 @@ func (a *Adapter) read(ctx context.Context, col *collection, p plan, first int, 
 func (a *Adapter) fetchAll(ctx context.Context, col *collection, keys [][]byte) ([][]any, error) {
 	out := make([][]any, len(keys))
 	errs := make([]error, len(keys))
-	sem := make(chan struct{}, a.opts.Fetchers)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, k := range keys {
-		sem <- struct{}{}
+	for range min(a.opts.Fetchers, len(keys)) {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			obj, found, err := a.fetch(ctx, col, k, true)
-			if err != nil || !found {
-				errs[i] = err
-				return
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				obj, found, err := a.fetch(ctx, col, keys[i], true)
+				if err != nil || !found {
+					errs[i] = err
+					continue
+				}
+				out[i], errs[i] = obj.st.values(col.Collection)
 			}
-			out[i], errs[i] = obj.st.values(col.Collection)
 		})
 	}
 	wg.Wait()

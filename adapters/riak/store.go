@@ -129,11 +129,9 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 			return driver.Record{}, fmt.Errorf("riak: insert into %s: %w", c.Name, err)
 		}
 	}
-	vals, err := st.values(c)
-	if err != nil {
-		return driver.Record{}, err
-	}
-	key := keyOf(rec.Values[c.Key])
+	// The values are canonical, and are what the new state holds.
+	vals := rec.Values
+	key := keyOf(vals[c.Key])
 	if err := a.store(ctx, col, key, object{st: st}, vals, true); err != nil {
 		var re *pb.Error
 		if errors.As(err, &re) && re.Message == "match_found" {

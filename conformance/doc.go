@@ -62,6 +62,16 @@
 // concurrent inserts of one key or updates of one version; a max field
 // never read lower than before) are made only without it.
 //
+// # Partitions
+//
+// A harness that can partition its store (an AP store's emulator, such as
+// the Riak adapter's riaktest) implements [Partitioner]; the Convergence
+// area then writes to one record on both sides of a partition and checks
+// that, once it heals, both sides read what the merge policies define:
+// every increment counted once, every set addition kept (a removal loses
+// to a concurrent re-add), the later lww write, the greater max, an
+// enabled flag. Other harnesses skip it, saying why.
+//
 // # Capabilities
 //
 // [driver.Capabilities] decide what is skipped; the skip message names the

@@ -58,3 +58,16 @@ type eventualHarness struct {
 }
 
 func (h eventualHarness) Eventually() time.Duration { return h.d }
+
+// Partitioner is implemented by a Harness that can partition its store
+// (an AP store's emulator, say), for the Convergence area: writes on both
+// sides of a partition must converge, after it heals, to what the merge
+// policies define.
+type Partitioner interface {
+	// NewPartitioned returns two repos over one fresh namespace of a store
+	// of their own (the cases partition it, so no other case may use it),
+	// and the functions that split the store between them (each repo then
+	// reaches only its side) and heal the split. Cleanup is registered
+	// with t.Cleanup.
+	NewPartitioned(t *testing.T) (left, right *repo.Repo, split, heal func())
+}

@@ -89,6 +89,7 @@ var areas = []area{
 	{"Upserts", upsertCases},
 	{"Aggregates", aggregateCases},
 	{"Migrations", migrationCases},
+	{"Convergence", convergenceCases},
 }
 
 // suite is what every case shares: the harness and its consistency.

@@ -46,6 +46,15 @@
 // FullScan (it reads the $key index); an order no index gives is sorted
 // in memory.
 //
+// Riak's secondary indexes need a backend that has them (leveled, the
+// default of Riak 3, or eleveldb; not bitcask).
+//
+// # Migrations
+//
+// See Adapter.Migrate: collections and indexes are recorded in the bucket
+// namespace._collections, an index is backfilled by rewriting every
+// record, and Exec sets bucket and bucket-type properties.
+//
 // # What Riak does not give
 //
 // Transactions (ErrUnsupported: keep such data in a CP store and route

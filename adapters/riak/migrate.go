@@ -37,7 +37,12 @@ func (a *Adapter) metaBucket() []byte { return []byte(a.opts.Namespace + "._coll
 //     only: records keep stale index entries and fields, which nothing
 //     reads (a field added reads as NULL or its zero value);
 //   - RenameField rewrites every record;
-//   - RenameCollection and Exec are ErrUnsupported.
+//   - Exec sets properties: Statement "bucket_props" with Args
+//     (collection name, *riak.RpbBucketProps) sets a collection's bucket's,
+//     "bucket_type_props" with Args (*riak.RpbBucketProps) sets the
+//     adapter's bucket type's (Riak creates bucket types only through
+//     `riak admin bucket-type create`);
+//   - RenameCollection is ErrUnsupported.
 func (a *Adapter) Migrate(ctx context.Context, op driver.MigrationOp) error {
 	if err := a.migrate(ctx, op); err != nil {
 		return fmt.Errorf("riak: migrate %T: %w", op, err)
@@ -182,7 +187,7 @@ func (a *Adapter) migrate(ctx context.Context, op driver.MigrationOp) error {
 	case driver.RenameCollection:
 		return fmt.Errorf("%w: a collection is a bucket: renaming %s would copy every record", driver.ErrUnsupported, op.From)
 	case driver.Exec:
-		return fmt.Errorf("%w: Riak has no statements to run", driver.ErrUnsupported)
+		return a.exec(ctx, op)
 	}
 	return fmt.Errorf("%w: unknown migration operation %T", driver.ErrUnsupported, op)
 }
@@ -280,4 +285,39 @@ func (a *Adapter) rewrite(ctx context.Context, c *driver.Collection, change func
 		}
 	}
 	return nil
+}
+
+// exec runs the Exec statements the adapter knows: bucket and bucket-type
+// properties.
+func (a *Adapter) exec(ctx context.Context, op driver.Exec) error {
+	props := func(i int) (*riak.RpbBucketProps, error) {
+		if i < len(op.Args) {
+			if p, ok := op.Args[i].(*riak.RpbBucketProps); ok && p != nil {
+				return p, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: %s wants a *riak.RpbBucketProps as argument %d", driver.ErrInvalid, op.Statement, i+1)
+	}
+	switch op.Statement {
+	case "bucket_props":
+		var name string
+		if len(op.Args) > 0 {
+			name, _ = op.Args[0].(string)
+		}
+		if len(op.Args) < 2 || name == "" {
+			return fmt.Errorf("%w: bucket_props wants a collection name and a *riak.RpbBucketProps", driver.ErrInvalid)
+		}
+		p, err := props(1)
+		if err != nil {
+			return err
+		}
+		return a.c.SetBucket(ctx, &riak.RpbSetBucketReq{Bucket: []byte(a.opts.Namespace + "." + name), Type: []byte(a.opts.BucketType), Props: p})
+	case "bucket_type_props":
+		p, err := props(0)
+		if err != nil {
+			return err
+		}
+		return a.c.SetBucketType(ctx, &riak.RpbSetBucketTypeReq{Type: []byte(a.opts.BucketType), Props: p})
+	}
+	return fmt.Errorf("%w: unknown statement %q (want bucket_props or bucket_type_props)", driver.ErrUnsupported, op.Statement)
 }

@@ -200,7 +200,7 @@ func (a *Adapter) target(ctx context.Context, c *driver.Collection, key any, wri
 	if err != nil {
 		return nil, "", "", err
 	}
-	if err := checkKey(c, key); err != nil {
+	if err := driver.CheckKey(c, key); err != nil {
 		return nil, "", "", err
 	}
 	pk := string(valuecodec.AppendComponent(nil, key))

@@ -58,7 +58,7 @@ func (a *Adapter) newScan(ctx context.Context, c *driver.Collection, q *driver.Q
 	if q == nil {
 		q = &driver.Query{}
 	}
-	if err := checkQuery(c, q); err != nil {
+	if err := driver.CheckQuery(c, q); err != nil {
 		return nil, err
 	}
 	s := &scan{a: a, col: col, q: q, p: planQuery(col, q), l: l, batch: 256}
@@ -541,7 +541,7 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 
 // Aggregate folds the field over the records q selects, read in batches.
 func (a *Adapter) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Query, fn driver.AggFunc, field int) (any, error) {
-	if err := checkField(c, field, true); err != nil {
+	if err := driver.CheckField(c, field, true); err != nil {
 		return nil, err
 	}
 	k := *orEmpty(q)

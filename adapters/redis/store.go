@@ -16,7 +16,7 @@ import (
 
 // Insert stores a new record, with its index entries, in one script.
 func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.Record, opts driver.InsertOptions) (driver.Record, error) {
-	if err := checkRecord(c, rec); err != nil {
+	if err := driver.CheckRecord(c, rec); err != nil {
 		return driver.Record{}, err
 	}
 	col, shard, pk, err := a.target(ctx, c, rec.Key(c), true)
@@ -164,10 +164,10 @@ func appendChanges(args []any, c *driver.Collection, key any, changes []driver.C
 			return nil, fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
 		}
 		f := c.Fields[ch.Field]
-		if ch.Op == driver.Set && (!canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
+		if ch.Op == driver.Set && (!driver.Canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
 			return nil, fmt.Errorf("%w: set %s to a %T", driver.ErrInvalid, f.Name, ch.Value)
 		}
-		if ch.Op == driver.SetMax && !canonical(f.Kind, ch.Value) {
+		if ch.Op == driver.SetMax && !driver.Canonical(f.Kind, ch.Value) {
 			return nil, fmt.Errorf("%w: max of %s with a %T", driver.ErrInvalid, f.Name, ch.Value)
 		}
 		if ch.Field == c.Key {

@@ -152,7 +152,7 @@ func (t *tx) Insert(ctx context.Context, c *driver.Collection, rec driver.Record
 	if err := t.check(ctx); err != nil {
 		return driver.Record{}, err
 	}
-	if err := checkRecord(c, rec); err != nil {
+	if err := driver.CheckRecord(c, rec); err != nil {
 		return driver.Record{}, err
 	}
 	col, shard, pk, err := t.a.target(ctx, c, rec.Key(c), true)
@@ -298,10 +298,10 @@ func (t *tx) update(ctx context.Context, col *collection, shard, pk string, u dr
 	next := cloneRecord(cur)
 	uniqueChanged := false
 	for _, ch := range u.Changes {
-		if err := checkField(c, ch.Field, false); err != nil {
+		if err := driver.CheckField(c, ch.Field, false); err != nil {
 			return driver.Record{}, err
 		}
-		if f := c.Fields[ch.Field]; (ch.Op == driver.Set || ch.Op == driver.SetMax) && (!canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
+		if f := c.Fields[ch.Field]; (ch.Op == driver.Set || ch.Op == driver.SetMax) && (!driver.Canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
 			return driver.Record{}, fmt.Errorf("%w: %s %s with a %T", driver.ErrInvalid, ch.Op, f.Name, ch.Value)
 		}
 		v, err := driver.ApplyChange(next.Values[ch.Field], ch.Op, driver.Clone(ch.Value))
@@ -472,7 +472,7 @@ func (t *tx) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Quer
 	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := checkField(c, field, true); err != nil {
+	if err := driver.CheckField(c, field, true); err != nil {
 		return nil, err
 	}
 	recs, err := t.query(ctx, c, q)

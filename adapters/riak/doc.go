@@ -20,10 +20,11 @@
 // value is its state: every field with what merging needs (state.go):
 // lww fields carry a hybrid-logical-clock stamp, counters each writer's
 // totals, sets are observed-remove sets, max fields keep the greatest
-// value, flags are enable-wins. A read merges the siblings it finds (and
-// writes the merge back with the vclock it read, so they collapse); an
-// update reads, applies the changes to the merged state as one of the
-// adapter's writers, and writes with that vclock. A concurrent update
+// value, flags are enable-wins. A read merges the siblings it finds (it
+// does not write: a delete that read the same vclock would lose to that
+// write); an update reads, applies the changes to the merged state as one
+// of the adapter's writers, and writes with that vclock, which collapses
+// the siblings. A concurrent update
 // then makes a sibling, which the next read merges: two increments both
 // count, an element added concurrently with its removal stays, the later
 // lww write wins everywhere.
@@ -31,7 +32,11 @@
 // Each write in progress uses its own writer id (at most 64 per adapter):
 // a writer's entries in a counter or a set are its running totals, so two
 // concurrent writes must not share one. This relies on a writer's next
-// write reading its previous one (R + W > n_val, Riak's default quorums).
+// write reading its previous one, which Riak's quorums (R + W > n_val)
+// give while the primaries answer, but not always through sloppy-quorum
+// fallbacks: a write taken by a fallback and then missed by that writer's
+// next read (before hinted handoff) can lose an increment or a set
+// addition. Closing that gap is open work (see the Riak issue).
 //
 // # Queries
 //

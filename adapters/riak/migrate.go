@@ -162,13 +162,24 @@ func (a *Adapter) migrate(ctx context.Context, op driver.MigrationOp) error {
 		if err != nil {
 			return err
 		}
+		// (old shares m's slices: edit copies.)
+		m.Fields = slices.Clone(m.Fields)
 		m.Fields[i].Name = op.To
-		for _, ix := range m.Indexes {
+		m.Indexes = slices.Clone(m.Indexes)
+		for k, ix := range m.Indexes {
+			ix.Fields = slices.Clone(ix.Fields)
 			for j, f := range ix.Fields {
 				if f == op.From {
 					ix.Fields[j] = op.To
 				}
 			}
+			m.Indexes[k] = ix
+		}
+		if m.Key == op.From {
+			m.Key = op.To
+		}
+		if m.Version == op.From {
+			m.Version = op.To
 		}
 		next, err := m.collection(op.Collection)
 		if err != nil {
@@ -266,7 +277,7 @@ func (a *Adapter) rewrite(ctx context.Context, c *driver.Collection, change func
 	}
 	tcol := a.collectionOf(to)
 	for _, k := range keys {
-		obj, found, err := a.fetch(ctx, col, k, false)
+		obj, found, err := a.fetch(ctx, col, k)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/strata-go/strata/repo/driver"
 )
 
 // A record's state is the value of its Riak object, encoded compactly in
@@ -13,7 +15,7 @@ import (
 //
 //	object  = version byte 1, then field* as tag 1
 //	field   = 1 name, 2 text, 3 flags (1 has, 2 null), 4 stamp, 5 writer,
-//	          6 count*, 7 elem*, 8 clock*
+//	          6 count*, 7 elem*, 8 clock*, 9 base (zigzag), 10 policy
 //	count   = 1 writer, 2 p, 3 n
 //	elem    = 1 element, 2 dot*
 //	dot     = 1 writer, 2 n, 3 stamp
@@ -83,6 +85,12 @@ func appendField(b, scratch []byte, name string, fs *fieldState) ([]byte, []byte
 		scratch = appendString(scratch[:0], 1, w)
 		scratch = appendVarint(scratch, 2, fs.clock[w])
 		b = appendMessage(b, 8, scratch)
+	}
+	if fs.base != 0 {
+		b = appendVarint(b, 9, protowire.EncodeZigZag(fs.base))
+	}
+	if fs.policy != 0 {
+		b = appendVarint(b, 10, uint64(fs.policy))
 	}
 	return b, scratch
 }
@@ -154,6 +162,10 @@ func decodeField(b []byte) (string, *fieldState, error) {
 			fs.stamp = x
 		case num == 5 && typ == protowire.BytesType:
 			fs.writer = string(v)
+		case num == 9 && typ == protowire.VarintType:
+			fs.base = protowire.DecodeZigZag(x)
+		case num == 10 && typ == protowire.VarintType && x <= uint64(driver.MergeFlag):
+			fs.policy = driver.MergePolicy(x)
 		case num == 6 && typ == protowire.BytesType:
 			var w string
 			var c pn

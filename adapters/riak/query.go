@@ -24,6 +24,24 @@ type plan struct {
 	keys     [][]byte // instead of an index: these keys (an Eq or In on the key)
 	native   bool     // the index's order is the query's order
 	score    int
+
+	// ix, for a secondary index, with desc for its descending entries:
+	// a record is emitted only where its current values put it (an object
+	// with siblings has the entries of each).
+	ix   *driver.Index
+	desc bool
+}
+
+// term returns the 2i term of the record with values vals in p's index.
+func (p plan) term(c *driver.Collection, vals []any) []byte {
+	var t []byte
+	for _, name := range p.ix.Fields {
+		t = valuecodec.AppendComponent(t, vals[c.FieldIndex(name)])
+	}
+	if p.desc {
+		return complement(append(t, keyOf(vals[c.Key])...))
+	}
+	return t
 }
 
 // planQuery chooses how to read q: by its keys if it names them, else by
@@ -99,8 +117,11 @@ func bounds(f driver.Filter) ([]byte, []byte) {
 		return comp, comp
 	case driver.Gt, driver.Gte:
 		return comp, valuecodec.Successor(tag)
-	case driver.Lt, driver.Lte:
+	case driver.Lt:
 		return tag, comp
+	case driver.Lte:
+		// The terms of a composite index continue past the component.
+		return tag, valuecodec.Successor(comp)
 	case driver.Prefix:
 		p := comp[:len(comp)-1] // without the string's terminator
 		return p, valuecodec.Successor(p)
@@ -109,7 +130,7 @@ func bounds(f driver.Filter) ([]byte, []byte) {
 }
 
 func indexPlan(c *driver.Collection, q *driver.Query, ix driver.Index) plan {
-	p := plan{index: ascIndex(ix.Name), min: everything[0], max: everything[1]}
+	p := plan{index: ascIndex(ix.Name), min: everything[0], max: everything[1], ix: &ix}
 	var prefix []byte
 	bound := 0
 	constant := map[int]bool{}
@@ -165,7 +186,7 @@ func indexPlan(c *driver.Collection, q *driver.Query, ix driver.Index) plan {
 	if p.native && len(want) > 0 && want[0].Desc {
 		// The descending index holds ~(fields, key): its range for the
 		// fixed prefix, starting just at the cursor if there is one.
-		p.index = descIndex(ix.Name)
+		p.index, p.desc = descIndex(ix.Name), true
 		np := complement(slices.Clone(prefix))
 		p.min, p.max = np, valuecodec.Successor(np)
 		if len(prefix) == 0 {
@@ -183,22 +204,24 @@ func indexPlan(c *driver.Collection, q *driver.Query, ix driver.Index) plan {
 // cursorTerm returns the encoded (fields…, key) of the keyset cursor, or
 // nil.
 func cursorTerm(c *driver.Collection, q *driver.Query, ix driver.Index) []byte {
-	at := func(field int) (any, bool) {
-		i := slices.IndexFunc(q.Order, func(o driver.Order) bool { return o.Field == field })
-		if i >= 0 {
-			return q.After[i], true
-		}
-		for _, f := range q.Filters {
-			if f.Field == field && f.Op == driver.Eq {
-				return f.Value, true
-			}
-		}
-		return nil, false
-	}
 	var m []byte
 	for _, name := range append(slices.Clone(ix.Fields), c.Fields[c.Key].Name) {
-		v, ok := at(c.FieldIndex(name))
-		if !ok {
+		field := c.FieldIndex(name)
+		eq := slices.IndexFunc(q.Filters, func(f driver.Filter) bool { return f.Field == field && f.Op == driver.Eq })
+		i := slices.IndexFunc(q.Order, func(o driver.Order) bool { return o.Field == field })
+		var v any
+		switch {
+		case eq >= 0:
+			// A field fixed by the filter: a cursor that disagrees with
+			// it (a record changed since its page) gives no bound; the
+			// cursor is checked on every record anyway.
+			v = q.Filters[eq].Value
+			if i >= 0 && driver.Compare(q.After[i], v) != 0 {
+				return nil
+			}
+		case i >= 0:
+			v = q.After[i]
+		default:
 			return nil
 		}
 		m = valuecodec.AppendComponent(m, v)
@@ -231,6 +254,9 @@ func (a *Adapter) scan(ctx context.Context, c *driver.Collection, q *driver.Quer
 	}
 	if q == nil {
 		q = &driver.Query{}
+	}
+	if err := driver.CheckQuery(c, q); err != nil {
+		return fmt.Errorf("riak: query %s: %w", c.Name, err)
 	}
 	col := a.collectionOf(c)
 	p := planQuery(c, q)
@@ -302,22 +328,34 @@ func (a *Adapter) scan(ctx context.Context, c *driver.Collection, q *driver.Quer
 // key once, until each returns false. first, if not 0, is the size of
 // the first page (a query with a limit), the others are pageSize.
 func (a *Adapter) read(ctx context.Context, col *collection, p plan, first int, seen map[string]bool, each func([]any) bool) error {
-	deliver := func(keys [][]byte) (bool, error) {
+	// deliver fetches keys (listed under terms, if not nil) and calls
+	// each with the records, those listed where their values put them
+	// (a stale term of a sibling is skipped: the record comes again at
+	// its current one), each once.
+	deliver := func(keys, terms [][]byte) (bool, error) {
 		var fresh [][]byte
-		for _, k := range keys {
+		var at []int
+		for i, k := range keys {
 			if !seen[string(k)] {
-				seen[string(k)] = true
 				fresh = append(fresh, k)
+				at = append(at, i)
 			}
 		}
 		recs, err := a.fetchAll(ctx, col, fresh)
 		if err != nil {
 			return false, err
 		}
-		for _, vals := range recs {
+		for j, vals := range recs {
 			if vals == nil {
 				continue // deleted since it was listed
 			}
+			if terms != nil && !bytes.Equal(p.term(col.Collection, vals), terms[at[j]]) {
+				continue
+			}
+			if seen[string(fresh[j])] {
+				continue
+			}
+			seen[string(fresh[j])] = true
 			if err := ctx.Err(); err != nil {
 				return false, err
 			}
@@ -328,7 +366,7 @@ func (a *Adapter) read(ctx context.Context, col *collection, p plan, first int, 
 		return true, nil
 	}
 	if p.index == "" {
-		_, err := deliver(p.keys)
+		_, err := deliver(p.keys, nil)
 		return err
 	}
 	var cont []byte
@@ -342,13 +380,21 @@ func (a *Adapter) read(ctx context.Context, col *collection, p plan, first int, 
 			Qtype:    riak_kv.RpbIndexReq_range.Enum(),
 			RangeMin: p.min, RangeMax: p.max,
 			MaxResults: proto.Uint32(uint32(size)), Continuation: cont,
+			ReturnTerms: proto.Bool(p.ix != nil),
 		}
 		size = pageSize
 		resp, err := a.c.Index(ctx, req)
 		if err != nil {
 			return fmt.Errorf("riak: query %s: %w", col.Name, err)
 		}
-		more, err := deliver(resp.GetKeys())
+		keys, terms := resp.GetKeys(), [][]byte(nil)
+		if p.ix != nil {
+			for _, r := range resp.GetResults() {
+				terms = append(terms, r.GetKey())
+				keys = append(keys, r.GetValue())
+			}
+		}
+		more, err := deliver(keys, terms)
 		if err != nil || !more {
 			return err
 		}
@@ -372,7 +418,7 @@ func (a *Adapter) fetchAll(ctx context.Context, col *collection, keys [][]byte) 
 				if i >= len(keys) {
 					return
 				}
-				obj, found, err := a.fetch(ctx, col, keys[i], true)
+				obj, found, err := a.fetch(ctx, col, keys[i])
 				if err != nil || !found {
 					errs[i] = err
 					continue
@@ -432,6 +478,9 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 
 // Aggregate folds field over the records q selects.
 func (a *Adapter) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Query, fn driver.AggFunc, field int) (any, error) {
+	if err := driver.CheckField(c, field, true); err != nil {
+		return nil, fmt.Errorf("riak: aggregate %s: %w", c.Name, err)
+	}
 	var vals []any
 	err := a.scan(ctx, c, q, func(r driver.Record) bool {
 		if v := r.Values[field]; v != nil {

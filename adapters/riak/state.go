@@ -33,6 +33,8 @@ type state struct {
 
 // fieldState is one field's value and merge metadata.
 type fieldState struct {
+	policy driver.MergePolicy // how the field merges, as last written
+
 	text string // the value's text form (valuecodec), for lww and max
 	has  bool   // lww, max: a value (maybe NULL) was written
 	null bool   // lww, max: the value is NULL; counter, set, flag: set to NULL
@@ -41,6 +43,7 @@ type fieldState struct {
 	writer string // lww: who wrote it
 
 	counts map[string]pn // counter: per writer
+	base   int64         // counter: the total when it was last reset to NULL (with stamp, writer: when, by whom)
 
 	elems map[string][]dot // set (elements), flag (the element "on")
 	clock map[string]uint64
@@ -62,12 +65,15 @@ const flagOn = "on"
 
 func newState() *state { return &state{fields: map[string]*fieldState{}} }
 
-func (s *state) field(name string) *fieldState {
-	fs := s.fields[name]
+// field returns f's state, made if need be, marked with f's merge policy
+// (so that a reader whose schema lacks the field merges it alike).
+func (s *state) field(f driver.Field) *fieldState {
+	fs := s.fields[f.Name]
 	if fs == nil {
 		fs = &fieldState{}
-		s.fields[name] = fs
+		s.fields[f.Name] = fs
 	}
+	fs.policy = f.Merge
 	return fs
 }
 
@@ -82,11 +88,15 @@ type writer struct {
 // difference, set adds and removes elements to equal v, max keeps the
 // greater, flag enables or disables.
 func (s *state) set(f driver.Field, v any, w writer) error {
-	fs := s.field(f.Name)
+	fs := s.field(f)
 	switch f.Merge {
 	case driver.MergeCounter:
 		if v == nil {
-			fs.counts, fs.null = nil, true
+			// A reset, not a deletion of the writers' totals (which a
+			// merge would bring back): the value is NULL from here, and
+			// counts from the current total when next incremented.
+			fs.base, fs.null = fs.raw(), true
+			fs.stamp, fs.writer = w.now(), w.id
 			return nil
 		}
 		target, ok := v.(int64)
@@ -152,10 +162,16 @@ func (fs *fieldState) assign(f driver.Field, v any, w writer) error {
 
 // increment adds d to counter f; an int64 overflow is ErrInvalid.
 func (s *state) increment(f driver.Field, d int64, w writer) error {
-	fs := s.field(f.Name)
+	fs := s.field(f)
 	cur, _ := fs.counter()
 	if (d > 0 && cur > maxInt64-d) || (d < 0 && cur < minInt64-d) {
 		return fmt.Errorf("%w: %d%+d overflows int64", driver.ErrInvalid, cur, d)
+	}
+	if fs.null {
+		// Counting from 0 after a reset to NULL: a write of the reset
+		// register, so that it wins over the reset it follows.
+		fs.base, fs.null = fs.raw(), false
+		fs.stamp, fs.writer = w.now(), w.id
 	}
 	if fs.counts == nil {
 		fs.counts = map[string]pn{}
@@ -167,7 +183,6 @@ func (s *state) increment(f driver.Field, d int64, w writer) error {
 		c.n += uint64(-d)
 	}
 	fs.counts[w.id] = c
-	fs.null = false
 	return nil
 }
 
@@ -178,16 +193,21 @@ const (
 
 // counter returns the counter's value, and false if it is NULL.
 func (fs *fieldState) counter() (int64, bool) {
+	return fs.raw() - fs.base, !fs.null
+}
+
+// raw returns the sum of the writers' totals.
+func (fs *fieldState) raw() int64 {
 	var sum uint64
 	for _, c := range fs.counts {
 		sum += c.p - c.n // modular arithmetic: the total is exact if it fits int64
 	}
-	return int64(sum), !(fs.null && len(fs.counts) == 0)
+	return int64(sum)
 }
 
 // add adds elements to set f, each with a new dot of w.
 func (s *state) add(f driver.Field, elems []string, w writer) {
-	fs := s.field(f.Name)
+	fs := s.field(f)
 	if fs.elems == nil {
 		fs.elems = map[string][]dot{}
 	}
@@ -203,7 +223,7 @@ func (s *state) add(f driver.Field, elems []string, w writer) {
 
 // remove removes elements from set f (the dots it has seen of them).
 func (s *state) remove(f driver.Field, elems []string) {
-	fs := s.field(f.Name)
+	fs := s.field(f)
 	for _, e := range elems {
 		delete(fs.elems, e)
 	}
@@ -211,7 +231,7 @@ func (s *state) remove(f driver.Field, elems []string) {
 
 // setMax makes max field f the greater of its value and v.
 func (s *state) setMax(f driver.Field, v any) error {
-	fs := s.field(f.Name)
+	fs := s.field(f)
 	if v == nil {
 		return nil
 	}
@@ -310,7 +330,9 @@ func merge(c *driver.Collection, a, b *state) (*state, error) {
 			out.fields[name] = x.clone()
 			continue
 		}
-		policy, kind := driver.MergeLWW, driver.KindString
+		// A field this schema does not know (a newer app's, during a
+		// rolling deploy) merges by the policy it was written with.
+		policy, kind := max(x.policy, y.policy), driver.KindString
 		if i := c.FieldIndex(name); i >= 0 {
 			policy, kind = c.Fields[i].Merge, c.Fields[i].Kind
 		}
@@ -318,6 +340,7 @@ func merge(c *driver.Collection, a, b *state) (*state, error) {
 		if err != nil {
 			return nil, fmt.Errorf("riak: merge %s.%s: %w", c.Name, name, err)
 		}
+		m.policy = policy
 		out.fields[name] = m
 	}
 	return out, nil
@@ -326,7 +349,14 @@ func merge(c *driver.Collection, a, b *state) (*state, error) {
 func mergeField(policy driver.MergePolicy, kind driver.Kind, x, y *fieldState) (*fieldState, error) {
 	switch policy {
 	case driver.MergeCounter:
-		m := &fieldState{null: x.null && y.null}
+		// The writers' totals merge by maximum; the reset register (NULL
+		// or not, and from which total) by its stamp.
+		m := &fieldState{}
+		latest := x
+		if cmp.Or(cmp.Compare(y.stamp, x.stamp), cmp.Compare(y.writer, x.writer)) > 0 {
+			latest = y
+		}
+		m.null, m.base, m.stamp, m.writer = latest.null, latest.base, latest.stamp, latest.writer
 		if len(x.counts)+len(y.counts) > 0 {
 			m.counts = map[string]pn{}
 		}

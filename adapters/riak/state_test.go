@@ -200,3 +200,45 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// A counter reset to NULL stays NULL against a concurrent increment that
+// did not see the reset (as if the increment came first), and counts from
+// 0 when incremented after the reset.
+func TestStateCounterReset(t *testing.T) {
+	fields := append([]driver.Field{}, stateFields...)
+	fields[2].Nullable = true
+	c, err := driver.NewCollection("things", fields, "id", "", nil, driver.AP)
+	require.NoError(t, err)
+	a, b := clockAt("a", 100), clockAt("b", 50)
+	base := newState()
+	require.NoError(t, base.increment(field(c, "hits"), 100, a))
+	left, right := mustMerge(t, c, base, newState()), mustMerge(t, c, base, newState())
+	require.NoError(t, left.set(field(c, "hits"), nil, a))
+	require.NoError(t, right.increment(field(c, "hits"), 1, b))
+	require.Nil(t, values(t, c, mustMerge(t, c, left, right))["hits"], "reset against a concurrent increment")
+	require.NoError(t, left.increment(field(c, "hits"), 5, a))
+	require.Equal(t, int64(6), values(t, c, mustMerge(t, c, left, right))["hits"], "counts from 0 after the reset, and keeps the concurrent increment")
+	got, err := decodeState(encodeState(left))
+	require.NoError(t, err)
+	require.Equal(t, left, got, "the reset survives encoding")
+}
+
+// A reader whose schema lacks a field (an older app during a rolling
+// deploy) merges it by the policy it was written with.
+func TestStateUnknownFieldMerge(t *testing.T) {
+	c := stateCollection(t)
+	old, err := driver.NewCollection("things", stateFields[:2], "id", "", nil, driver.AP)
+	require.NoError(t, err)
+	a, b := clockAt("a", 1), clockAt("b", 2)
+	x, y := newState(), newState()
+	require.NoError(t, x.increment(field(c, "hits"), 1, a))
+	require.NoError(t, y.increment(field(c, "hits"), 1, b))
+	x.add(field(c, "tags"), []string{"x"}, a)
+	y.add(field(c, "tags"), []string{"y"}, b)
+	m := mustMerge(t, old, x, y)
+	got, err := decodeState(encodeState(m))
+	require.NoError(t, err)
+	v := values(t, c, got)
+	require.Equal(t, int64(2), v["hits"], "a counter the reader does not know")
+	require.ElementsMatch(t, []string{"x", "y"}, v["tags"], "a set the reader does not know")
+}

@@ -23,13 +23,12 @@ type object struct {
 }
 
 // fetch reads the object at key and merges its siblings by the merge
-// policies. With collapse, if there were several, it writes the merge
-// back with the vclock it read, so that the siblings collapse (a caller
-// about to write the object does not: its own write carries the merge).
-// The vclock returned is always the one read: one returned by a write
-// may cover siblings written meanwhile, which a write with it would drop.
-// found is false for no object (or only tombstones).
-func (a *Adapter) fetch(ctx context.Context, col *collection, key []byte, collapse bool) (object, bool, error) {
+// policies. A read does not write the merge back: a delete that read the
+// same vclock would become a sibling of that write, and the record would
+// come back. The next update writes the merge, with the vclock read,
+// which collapses the siblings. found is false for no object (or only
+// tombstones).
+func (a *Adapter) fetch(ctx context.Context, col *collection, key []byte) (object, bool, error) {
 	resp, err := a.c.Get(ctx, &riak_kv.RpbGetReq{Bucket: col.bucket, Key: key, Type: col.typ})
 	if err != nil {
 		return object{}, false, err
@@ -56,13 +55,6 @@ func (a *Adapter) fetch(ctx context.Context, col *collection, key []byte, collap
 	}
 	a.observe(merged)
 	obj := object{st: merged, vclock: resp.GetVclock()}
-	if collapse && len(resp.GetContent()) > 1 {
-		// If this write races another, the next read merges again; if
-		// it fails, the siblings stay until the next write.
-		if vals, err := merged.values(col.Collection); err == nil {
-			a.store(ctx, col, key, obj, vals, false)
-		}
-	}
 	return obj, true, nil
 }
 
@@ -111,8 +103,8 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 	if opts.OnConflict != nil {
 		return driver.Record{}, fmt.Errorf("%w: riak: upserts are not atomic in Riak", driver.ErrUnsupported)
 	}
-	if len(rec.Values) != len(c.Fields) || rec.Values[c.Key] == nil {
-		return driver.Record{}, fmt.Errorf("%w: riak: insert into %s: a record of %d values", driver.ErrInvalid, c.Name, len(rec.Values))
+	if err := driver.CheckRecord(c, rec); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: insert into %s: %w", c.Name, err)
 	}
 	if err := a.check(); err != nil {
 		return driver.Record{}, err
@@ -147,8 +139,11 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 	if err := a.check(); err != nil {
 		return driver.Record{}, err
 	}
+	if err := driver.CheckKey(c, key); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: get %s: %w", c.Name, err)
+	}
 	col := a.collectionOf(c)
-	obj, found, err := a.fetch(ctx, col, keyOf(key), true)
+	obj, found, err := a.fetch(ctx, col, keyOf(key))
 	if err != nil {
 		return driver.Record{}, fmt.Errorf("riak: get %s/%v: %w", c.Name, key, err)
 	}
@@ -167,6 +162,9 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	if err := a.check(); err != nil {
 		return driver.Record{}, err
 	}
+	if err := driver.CheckKey(c, u.Key); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s: %w", c.Name, err)
+	}
 	w, done, err := a.actor(ctx)
 	if err != nil {
 		return driver.Record{}, err
@@ -174,7 +172,7 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	defer done()
 	col := a.collectionOf(c)
 	key := keyOf(u.Key)
-	obj, found, err := a.fetch(ctx, col, key, false)
+	obj, found, err := a.fetch(ctx, col, key)
 	if err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
@@ -204,6 +202,9 @@ func apply(c *driver.Collection, st *state, key any, ch driver.Change, w writer)
 		return fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
 	}
 	f := c.Fields[ch.Field]
+	if (ch.Op == driver.Set || ch.Op == driver.SetMax) && (!driver.Canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
+		return fmt.Errorf("%w: %s %s with a %T", driver.ErrInvalid, ch.Op, f.Name, ch.Value)
+	}
 	if ch.Field == c.Key {
 		if ch.Op == driver.Set && driver.Compare(ch.Value, key) == 0 {
 			return nil
@@ -293,9 +294,12 @@ func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Del
 	if err := a.check(); err != nil {
 		return err
 	}
+	if err := driver.CheckKey(c, d.Key); err != nil {
+		return fmt.Errorf("riak: delete %s: %w", c.Name, err)
+	}
 	col := a.collectionOf(c)
 	key := keyOf(d.Key)
-	obj, found, err := a.fetch(ctx, col, key, false)
+	obj, found, err := a.fetch(ctx, col, key)
 	if err != nil {
 		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, err)
 	}

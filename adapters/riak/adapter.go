@@ -37,11 +37,10 @@ type Adapter struct {
 	clock  *hlc
 	w      writer // for migrations, which run alone
 
-	// actors are the writer ids of this adapter's writes, one per write
-	// in progress: merging needs each actor's writes to a record to form a
-	// line (a PN-counter entry or a set's dots are the actor's running
-	// totals), so two concurrent writes must not share one.
-	actors chan string
+	// actors are the writers of this adapter's writes, one per write in
+	// progress: merging needs each actor's writes to a record to form a
+	// line (see actor.go), so two concurrent writes must not share one.
+	actors chan *actor
 
 	collections sync.Map // *driver.Collection -> *collection
 	closed      atomic.Bool
@@ -61,11 +60,10 @@ func New(c pb.Client, opts Options) (*Adapter, error) {
 	}
 	var id [8]byte
 	rand.Read(id[:])
-	a := &Adapter{c: c, opts: opts, clock: newHLC(), actors: make(chan string, maxActors)}
-	base := hex.EncodeToString(id[:])
-	a.w = writer{id: base, now: a.clock.now}
-	for i := range maxActors {
-		a.actors <- fmt.Sprintf("%s.%d", base, i)
+	a := &Adapter{c: c, opts: opts, clock: newHLC(), actors: make(chan *actor, maxActors)}
+	a.w = writer{id: hex.EncodeToString(id[:]), now: a.clock.now}
+	for range maxActors {
+		a.actors <- newActor()
 	}
 	a.closer, _ = c.(interface{ Close() error })
 	return a, nil
@@ -74,16 +72,6 @@ func New(c pb.Client, opts Options) (*Adapter, error) {
 // maxActors bounds the writes an adapter makes at once, and so the
 // entries one adapter adds to a counter or a set's clock.
 const maxActors = 64
-
-// actor takes a writer id for one write; done gives it back.
-func (a *Adapter) actor(ctx context.Context) (w writer, done func(), err error) {
-	select {
-	case id := <-a.actors:
-		return writer{id: id, now: a.clock.now}, func() { a.actors <- id }, nil
-	case <-ctx.Done():
-		return writer{}, nil, ctx.Err()
-	}
-}
 
 // check fails a call on a closed adapter.
 func (a *Adapter) check() error {

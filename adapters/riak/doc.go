@@ -29,14 +29,14 @@
 // count, an element added concurrently with its removal stays, the later
 // lww write wins everywhere.
 //
-// Each write in progress uses its own writer id (at most 64 per adapter):
-// a writer's entries in a counter or a set are its running totals, so two
-// concurrent writes must not share one. This relies on a writer's next
-// write reading its previous one, which Riak's quorums (R + W > n_val)
-// give while the primaries answer, but not always through sloppy-quorum
-// fallbacks: a write taken by a fallback and then missed by that writer's
-// next read (before hinted handoff) can lose an increment or a set
-// addition. Closing that gap is open work (see the Riak issue).
+// Each write in progress has its own writer (at most 64 per adapter): a
+// writer's entries in a counter or a set are its running totals and
+// dots, so its writes to a record must form a line, each starting from
+// its previous one. A read need not hold the writer's last write (Riak's
+// sloppy quorum may answer from replicas that missed what a fallback
+// took), so each writer remembers its own entries in the records it last
+// wrote and merges them into what it reads; when it forgets one, or a
+// write fails (it may have been applied), it takes a new id (actor.go).
 //
 // # Queries
 //

@@ -109,24 +109,31 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 	if err := a.check(); err != nil {
 		return driver.Record{}, err
 	}
-	w, done, err := a.actor(ctx)
+	ac, done, err := a.actor(ctx)
 	if err != nil {
 		return driver.Record{}, err
 	}
-	defer done()
+	w := writer{id: ac.id, now: a.clock.now}
 	col := a.collectionOf(c)
 	st := newState()
 	for i, f := range c.Fields {
 		if err := st.set(f, rec.Values[i], w); err != nil {
+			done(false)
 			return driver.Record{}, fmt.Errorf("riak: insert into %s: %w", c.Name, err)
 		}
 	}
 	// The values are canonical, and are what the new state holds.
 	vals := rec.Values
 	key := keyOf(vals[c.Key])
-	if err := a.store(ctx, col, key, object{st: st}, vals, true); err != nil {
-		var re *pb.Error
-		if errors.As(err, &re) && re.Message == "match_found" {
+	err = a.store(ctx, col, key, object{st: st}, vals, true)
+	var re *pb.Error
+	refused := errors.As(err, &re) // Riak's answer: nothing was written
+	if err == nil {
+		ac.remember(string(col.bucket)+"/"+string(key), st)
+	}
+	done(err != nil && !refused)
+	if err != nil {
+		if refused && re.Message == "match_found" {
 			return driver.Record{}, &driver.ConstraintError{Kind: driver.Unique, Collection: c.Name, Name: driver.PrimaryKeyConstraint, Err: err}
 		}
 		return driver.Record{}, fmt.Errorf("riak: insert into %s: %w", c.Name, err)
@@ -165,13 +172,16 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	if err := driver.CheckKey(c, u.Key); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s: %w", c.Name, err)
 	}
-	w, done, err := a.actor(ctx)
+	ac, done, err := a.actor(ctx)
 	if err != nil {
 		return driver.Record{}, err
 	}
-	defer done()
+	written, failed := false, false
+	defer func() { done(failed && !written) }()
+	w := writer{id: ac.id, now: a.clock.now}
 	col := a.collectionOf(c)
 	key := keyOf(u.Key)
+	record := string(col.bucket) + "/" + string(key)
 	obj, found, err := a.fetch(ctx, col, key)
 	if err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
@@ -180,6 +190,9 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, driver.ErrNotFound)
 	}
 	if err := checkVersion(c, obj.st, u.ExpectVersion); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+	}
+	if obj.st, err = ac.recall(c, record, obj.st); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
 	for _, ch := range u.Changes {
@@ -192,8 +205,12 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 		return driver.Record{}, err
 	}
 	if err := a.store(ctx, col, key, obj, vals, false); err != nil {
+		var re *pb.Error
+		failed = !errors.As(err, &re) // a connection failure: the write may have been applied
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
+	written = true
+	ac.remember(record, obj.st)
 	return driver.Record{Values: vals}, nil
 }
 

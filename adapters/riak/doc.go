@@ -66,4 +66,7 @@
 // it there with repo.Router), atomic conditional writes (an insert finds
 // an existing key with if_none_match, and a version check reads then
 // writes; concurrent ones become siblings), unique indexes and upserts.
+// So two concurrent inserts of one key merge into one record, field by
+// field (their counters add up), and an update concurrent with a delete
+// wins over it (a tombstone sibling is ignored while another is live).
 package riak

@@ -58,6 +58,17 @@ func (a *Adapter) migrate(ctx context.Context, op driver.MigrationOp) error {
 		if c.Version >= 0 {
 			m.Version = c.Fields[c.Version].Name
 		}
+		// The bucket first, then the record of the collection: a failed
+		// creation is retried whole, and never leaves a collection whose
+		// bucket would drop siblings.
+		props := &riak.RpbBucketProps{AllowMult: proto.Bool(true), LastWriteWins: proto.Bool(false)}
+		if a.opts.NVal > 0 {
+			props.NVal = proto.Uint32(a.opts.NVal)
+		}
+		col := a.collectionOf(c)
+		if err := a.c.SetBucket(ctx, &riak.RpbSetBucketReq{Bucket: col.bucket, Type: col.typ, Props: props}); err != nil {
+			return err
+		}
 		err := a.putMeta(ctx, c.Name, m, true)
 		var re *pb.Error
 		if errors.As(err, &re) && re.Message == "match_found" {
@@ -66,15 +77,7 @@ func (a *Adapter) migrate(ctx context.Context, op driver.MigrationOp) error {
 			}
 			return fmt.Errorf("collection %s exists: %w", c.Name, driver.ErrConflict)
 		}
-		if err != nil {
-			return err
-		}
-		props := &riak.RpbBucketProps{AllowMult: proto.Bool(true)}
-		if a.opts.NVal > 0 {
-			props.NVal = proto.Uint32(a.opts.NVal)
-		}
-		col := a.collectionOf(c)
-		return a.c.SetBucket(ctx, &riak.RpbSetBucketReq{Bucket: col.bucket, Type: col.typ, Props: props})
+		return err
 	case driver.DropCollection:
 		m, err := a.getMeta(ctx, op.Name)
 		if errors.Is(err, driver.ErrNotFound) && op.IfExists {
@@ -309,6 +312,12 @@ func (a *Adapter) exec(ctx context.Context, op driver.Exec) error {
 		}
 		return nil, fmt.Errorf("%w: %s wants a *riak.RpbBucketProps as argument %d", driver.ErrInvalid, op.Statement, i+1)
 	}
+	merging := func(p *riak.RpbBucketProps) error {
+		if (p.AllowMult != nil && !p.GetAllowMult()) || p.GetLastWriteWins() {
+			return fmt.Errorf("%w: %s: allow_mult=false or last_write_wins=true would drop the siblings the adapter merges", driver.ErrInvalid, op.Statement)
+		}
+		return nil
+	}
 	switch op.Statement {
 	case "bucket_props":
 		var name string
@@ -322,10 +331,16 @@ func (a *Adapter) exec(ctx context.Context, op driver.Exec) error {
 		if err != nil {
 			return err
 		}
+		if err := merging(p); err != nil {
+			return err
+		}
 		return a.c.SetBucket(ctx, &riak.RpbSetBucketReq{Bucket: []byte(a.opts.Namespace + "." + name), Type: []byte(a.opts.BucketType), Props: p})
 	case "bucket_type_props":
 		p, err := props(0)
 		if err != nil {
+			return err
+		}
+		if err := merging(p); err != nil {
 			return err
 		}
 		return a.c.SetBucketType(ctx, &riak.RpbSetBucketTypeReq{Type: []byte(a.opts.BucketType), Props: p})

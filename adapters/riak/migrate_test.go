@@ -52,6 +52,10 @@ func TestMigrations(t *testing.T) {
 
 	require.NoError(t, a.Migrate(ctx, driver.Exec{Statement: "bucket_props", Args: []any{"things", &riak.RpbBucketProps{NVal: proto.Uint32(2)}}}))
 	require.ErrorIs(t, a.Migrate(ctx, driver.Exec{Statement: "bucket_props"}), repo.ErrInvalid)
+	require.ErrorIs(t, a.Migrate(ctx, driver.Exec{Statement: "bucket_props", Args: []any{"things", &riak.RpbBucketProps{AllowMult: proto.Bool(false)}}}),
+		repo.ErrInvalid, "props that would drop siblings")
+	require.ErrorIs(t, a.Migrate(ctx, driver.Exec{Statement: "bucket_type_props", Args: []any{&riak.RpbBucketProps{LastWriteWins: proto.Bool(true)}}}),
+		repo.ErrInvalid, "props that would drop siblings")
 	require.ErrorIs(t, a.Migrate(ctx, driver.Exec{Statement: "vacuum"}), repo.ErrUnsupported)
 
 	require.NoError(t, a.Migrate(ctx, driver.DropCollection{Name: "things"}))

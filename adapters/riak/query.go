@@ -183,6 +183,14 @@ func indexPlan(c *driver.Collection, q *driver.Query, ix driver.Index) plan {
 	for i, o := range want {
 		p.native = p.native && o.Field == have[i] && o.Desc == want[0].Desc
 	}
+	if p.native && len(q.After) == len(q.Order) && (len(want) == 0 || !want[0].Desc) {
+		// Ascending: the range starts at the cursor's fields (the records
+		// with equal fields and a key not after the cursor's are dropped
+		// by the cursor check).
+		if m := cursorTerm(c, q, ix); m != nil {
+			p.min = maxBytes(p.min, fieldsPart(m, len(ix.Fields)))
+		}
+	}
 	if p.native && len(want) > 0 && want[0].Desc {
 		// The descending index holds ~(fields, key): its range for the
 		// fixed prefix, starting just at the cursor if there is one.
@@ -199,6 +207,17 @@ func indexPlan(c *driver.Collection, q *driver.Query, ix driver.Index) plan {
 		}
 	}
 	return p
+}
+
+// fieldsPart returns the first n components of m.
+func fieldsPart(m []byte, n int) []byte {
+	end := 0
+	for range n {
+		if end = valuecodec.ComponentEnd(m, end); end < 0 {
+			return nil
+		}
+	}
+	return m[:end]
 }
 
 // cursorTerm returns the encoded (fields…, key) of the keyset cursor, or

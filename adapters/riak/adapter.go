@@ -27,6 +27,11 @@ type Options struct {
 	NVal uint32
 	// Fetchers bounds how many objects a query fetches at once (8 if 0).
 	Fetchers int
+	// Maps names the collections stored as Riak maps, in the bucket type
+	// MapType ("maps" if empty), which must have datatype=map (see
+	// maps.go for what such a collection supports).
+	Maps    []string
+	MapType string
 }
 
 // Adapter is a Strata store in Riak KV. It is safe for concurrent use.
@@ -57,6 +62,9 @@ func New(c pb.Client, opts Options) (*Adapter, error) {
 	}
 	if opts.Fetchers <= 0 {
 		opts.Fetchers = 8
+	}
+	if opts.MapType == "" {
+		opts.MapType = "maps"
 	}
 	var id [8]byte
 	rand.Read(id[:])

@@ -51,6 +51,15 @@
 // FullScan (it reads the $key index); an order no index gives is sorted
 // in memory.
 //
+// # Riak maps
+//
+// A collection named in Options.Maps (maps=rooms in the URL) is stored
+// as Riak maps instead, Riak's own data type, merged by Riak with the
+// vnodes as actors: counters, sets and flags are map fields of those
+// types, other fields registers. Data types have no secondary indexes,
+// so such a collection answers queries by key and full scans only, and
+// has no max fields (see maps.go).
+//
 // Riak's secondary indexes need a backend that has them (leveled, the
 // default of Riak 3, or eleveldb; not bitcask).
 //

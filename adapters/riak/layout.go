@@ -30,6 +30,8 @@ type collection struct {
 	*driver.Collection
 	bucket []byte
 	typ    []byte
+	isMap  bool  // stored as Riak maps (maps.go)
+	bad    error // why the collection cannot be stored as the options say
 }
 
 func (a *Adapter) collectionOf(c *driver.Collection) *collection {
@@ -37,6 +39,9 @@ func (a *Adapter) collectionOf(c *driver.Collection) *collection {
 		return v.(*collection)
 	}
 	col := &collection{Collection: c, bucket: []byte(a.opts.Namespace + "." + c.Name), typ: []byte(a.opts.BucketType)}
+	if slices.Contains(a.opts.Maps, c.Name) {
+		col.isMap, col.typ, col.bad = true, []byte(a.opts.MapType), checkMap(c)
+	}
 	v, _ := a.collections.LoadOrStore(c, col)
 	return v.(*collection)
 }

@@ -23,15 +23,19 @@ func init() {
 //	riak://h1:8087,h2:8087?bucket_type=strata&n_val=3&namespace=app
 //
 // naming the nodes of a cluster (the client fails over between them) and,
-// in the query, the adapter's Options: bucket_type, namespace, n_val and
-// fetchers. Open checks that a node answers.
+// in the query, the adapter's Options: bucket_type, namespace, n_val,
+// fetchers, maps (collections stored as Riak maps, comma-separated) and
+// map_type. Open checks that a node answers.
 func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "riak" || u.Host == "" {
 		return nil, fmt.Errorf("%w: riak: %q is not a riak://host:port,... URL", driver.ErrInvalid, rawURL)
 	}
 	q := u.Query()
-	opts := Options{BucketType: q.Get("bucket_type"), Namespace: q.Get("namespace")}
+	opts := Options{BucketType: q.Get("bucket_type"), Namespace: q.Get("namespace"), MapType: q.Get("map_type")}
+	if v := q.Get("maps"); v != "" {
+		opts.Maps = strings.Split(v, ",")
+	}
 	for name, p := range map[string]*int{"fetchers": &opts.Fetchers} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)

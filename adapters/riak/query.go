@@ -279,6 +279,13 @@ func (a *Adapter) scan(ctx context.Context, c *driver.Collection, q *driver.Quer
 	}
 	col := a.collectionOf(c)
 	p := planQuery(c, q)
+	if col.isMap && p.ix != nil {
+		// Riak's data types have no secondary indexes.
+		if !q.FullScan {
+			return fmt.Errorf("%w: riak: %s is stored as Riak maps, which have no secondary indexes: query it by key, or call FullScan()", driver.ErrUnsupported, c.Name)
+		}
+		p = keyPlan(c, q)
+	}
 	match := func(vals []any) bool {
 		for _, f := range q.Filters {
 			if !f.Match(vals[f.Field]) {
@@ -437,12 +444,7 @@ func (a *Adapter) fetchAll(ctx context.Context, col *collection, keys [][]byte) 
 				if i >= len(keys) {
 					return
 				}
-				obj, found, err := a.fetch(ctx, col, keys[i])
-				if err != nil || !found {
-					errs[i] = err
-					continue
-				}
-				out[i], errs[i] = obj.st.values(col.Collection)
+				out[i], errs[i] = a.load(ctx, col, keys[i])
 			}
 		})
 	}

@@ -109,6 +109,12 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 	if err := a.check(); err != nil {
 		return driver.Record{}, err
 	}
+	if col := a.collectionOf(c); col.isMap {
+		if col.bad != nil {
+			return driver.Record{}, col.bad
+		}
+		return a.mapInsert(ctx, col, rec)
+	}
 	ac, done, err := a.actor(ctx)
 	if err != nil {
 		return driver.Record{}, err
@@ -149,16 +155,30 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 	if err := driver.CheckKey(c, key); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: get %s: %w", c.Name, err)
 	}
-	col := a.collectionOf(c)
-	obj, found, err := a.fetch(ctx, col, keyOf(key))
+	vals, err := a.load(ctx, a.collectionOf(c), keyOf(key))
 	if err != nil {
 		return driver.Record{}, fmt.Errorf("riak: get %s/%v: %w", c.Name, key, err)
 	}
-	if !found {
+	if vals == nil {
 		return driver.Record{}, fmt.Errorf("riak: get %s/%v: %w", c.Name, key, driver.ErrNotFound)
 	}
-	vals, err := obj.st.values(c)
-	return driver.Record{Values: vals}, err
+	return driver.Record{Values: vals}, nil
+}
+
+// load reads the record at key: its values, or nil if there is none.
+func (a *Adapter) load(ctx context.Context, col *collection, key []byte) ([]any, error) {
+	if col.isMap {
+		if col.bad != nil {
+			return nil, col.bad
+		}
+		vals, _, err := a.mapFetch(ctx, col, key)
+		return vals, err
+	}
+	obj, found, err := a.fetch(ctx, col, key)
+	if err != nil || !found {
+		return nil, err
+	}
+	return obj.st.values(col.Collection)
 }
 
 // Update reads the record, applies the changes to its state and writes it
@@ -171,6 +191,12 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	}
 	if err := driver.CheckKey(c, u.Key); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s: %w", c.Name, err)
+	}
+	if col := a.collectionOf(c); col.isMap {
+		if col.bad != nil {
+			return driver.Record{}, col.bad
+		}
+		return a.mapUpdateRecord(ctx, col, u)
 	}
 	ac, done, err := a.actor(ctx)
 	if err != nil {
@@ -313,6 +339,12 @@ func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Del
 	}
 	if err := driver.CheckKey(c, d.Key); err != nil {
 		return fmt.Errorf("riak: delete %s: %w", c.Name, err)
+	}
+	if col := a.collectionOf(c); col.isMap {
+		if col.bad != nil {
+			return col.bad
+		}
+		return a.mapDelete(ctx, col, d)
 	}
 	col := a.collectionOf(c)
 	key := keyOf(d.Key)

@@ -3,7 +3,6 @@ package riak_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 
@@ -31,16 +30,7 @@ type room struct {
 // openMaps opens a repo storing rooms as Riak maps, on some nodes.
 func openMaps(t *testing.T, cluster *riaktest.Cluster, nodes ...int) (*riakadapter.Adapter, *repo.Repo) {
 	t.Helper()
-	var addrs []string
-	for _, n := range nodes {
-		addrs = append(addrs, cluster.Addrs()[n])
-	}
-	a, err := riakadapter.Open(t.Context(), fmt.Sprintf("riak://%s?namespace=m&maps=rooms&map_type=maps", strings.Join(addrs, ",")))
-	require.NoError(t, err)
-	r, err := repo.New(a)
-	require.NoError(t, err)
-	t.Cleanup(func() { r.Close() })
-	return a, r
+	return openURL(t, urlOn(cluster, "m", "&maps=rooms&map_type=maps", nodes...))
 }
 
 // A collection stored as Riak maps: CRUD, merges by Riak itself (no lost

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-go/strata/adapters/riak"
 	"github.com/strata-go/strata/adapters/riak/riaktest"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
@@ -25,24 +24,6 @@ type post struct {
 	Best   int64     `strata:"best,merge=max"`
 	Pinned bool      `strata:"pinned,merge=flag"`
 	At     time.Time `strata:"at"`
-}
-
-// openOn opens a repo on some nodes of cluster, in namespace ns.
-func openOn(t *testing.T, cluster *riaktest.Cluster, ns string, nodes ...int) (*riak.Adapter, *repo.Repo) {
-	t.Helper()
-	addrs := ""
-	for i, n := range nodes {
-		if i > 0 {
-			addrs += ","
-		}
-		addrs += cluster.Addrs()[n]
-	}
-	a, err := riak.Open(t.Context(), fmt.Sprintf("riak://%s?namespace=%s&n_val=3", addrs, ns))
-	require.NoError(t, err)
-	r, err := repo.New(a)
-	require.NoError(t, err)
-	t.Cleanup(func() { r.Close() })
-	return a, r
 }
 
 // After a partition heals, reads merge the two sides' siblings (the

@@ -10,8 +10,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,19 +18,10 @@ import (
 	"github.com/strata-go/strata/repo/driver"
 )
 
-var reviewSeq atomic.Int64
-
+// openRaw opens an adapter (no repo) on some nodes of cl, in namespace ns.
 func openRaw(t *testing.T, cl *riaktest.Cluster, ns string, nodes ...int) *riak.Adapter {
 	t.Helper()
-	var addrs []string
-	for _, n := range nodes {
-		addrs = append(addrs, cl.Addrs()[n])
-	}
-	a, err := riak.Open(context.Background(), fmt.Sprintf("riak://%s?namespace=%s&n_val=3", strings.Join(addrs, ","), ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a, _ := openOn(t, cl, ns, nodes...)
 	return a
 }
 
@@ -53,7 +42,7 @@ func reviewColl(t *testing.T) *driver.Collection {
 	return c
 }
 
-func reviewNS() string { return fmt.Sprintf("r%d", reviewSeq.Add(1)) }
+func reviewNS() string { return freshNamespace("r") }
 
 func reviewRec(id int64, n any, tags any, title string, score any) driver.Record {
 	return driver.Record{Values: []any{id, n, tags, title, score, false, int64(1)}}

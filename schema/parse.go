@@ -132,7 +132,7 @@ func (p *parser) walk(t reflect.Type, path []int) error {
 		if tg.name == "" {
 			tg.name = snake(sf.Name)
 		}
-		if !identifier(tg.name) {
+		if !driver.IsIdentifier(tg.name) {
 			return p.errorf(sf.Name, "stored name %q: use letters, digits and '_', not starting with a digit", tg.name)
 		}
 		if err := p.field(sf, idx, tg); err != nil {
@@ -150,7 +150,7 @@ func (p *parser) schemaOptions(raw string) error {
 	for k, v := range tg.opts {
 		switch k {
 		case "table":
-			if !identifier(v) {
+			if !driver.IsIdentifier(v) {
 				return p.errorf("_", "table=%q: use letters, digits and '_', not starting with a digit", v)
 			}
 			p.table = v
@@ -202,7 +202,7 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 	}
 	for _, k := range []string{"index", "unique"} {
 		if group, ok := tg.opts[k]; ok {
-			if group != "" && !identifier(group) {
+			if group != "" && !driver.IsIdentifier(group) {
 				return p.errorf(sf.Name, "%s=%q: use letters, digits and '_'", k, group)
 			}
 			if !kind.Scalar() {
@@ -399,24 +399,6 @@ func (p *parser) indexed(field string) bool {
 		}
 	}
 	return false
-}
-
-// identifier reports whether a stored name is a plain identifier, which
-// every store can use unquoted-safe: letters, digits and '_', not starting
-// with a digit.
-func identifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // snake converts a Go identifier to snake_case: "UserID" → "user_id",

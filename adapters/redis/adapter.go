@@ -69,7 +69,7 @@ func New(ctx context.Context, client goredis.UniversalClient, opts Options) (*Ad
 	if opts.Namespace == "" {
 		opts.Namespace = "strata"
 	}
-	if !isIdentifier(opts.Namespace) {
+	if !driver.IsIdentifier(opts.Namespace) {
 		return nil, fmt.Errorf("%w: redis: namespace %q is not an identifier", driver.ErrInvalid, opts.Namespace)
 	}
 	cc, _ := client.(*goredis.ClusterClient)
@@ -154,19 +154,4 @@ func (a *Adapter) wrap(op, name string, err error) error {
 		err = fmt.Errorf("%w: %w", driver.ErrClosed, err)
 	}
 	return fmt.Errorf("redis: %s %s: %w", op, name, err)
-}
-
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -184,3 +184,22 @@ func (c *Collection) Indexed(field string) bool {
 	}
 	return false
 }
+
+// IsIdentifier reports whether s is a plain identifier, the form every
+// stored name (collection, field, index) takes so that every store can
+// use it unquoted: ASCII letters, digits and '_', not starting with a
+// digit.
+func IsIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

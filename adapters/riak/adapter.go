@@ -2,8 +2,6 @@ package riak
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -40,7 +38,6 @@ type Adapter struct {
 	closer interface{ Close() error }
 	opts   Options
 	clock  *hlc
-	w      writer // for migrations, which run alone
 
 	// actors are the writers of this adapter's writes, one per write in
 	// progress: merging needs each actor's writes to a record to form a
@@ -66,10 +63,7 @@ func New(c pb.Client, opts Options) (*Adapter, error) {
 	if opts.MapType == "" {
 		opts.MapType = "maps"
 	}
-	var id [8]byte
-	rand.Read(id[:])
 	a := &Adapter{c: c, opts: opts, clock: newHLC(), actors: make(chan *actor, maxActors)}
-	a.w = writer{id: hex.EncodeToString(id[:]), now: a.clock.now}
 	for range maxActors {
 		a.actors <- newActor()
 	}

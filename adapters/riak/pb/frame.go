@@ -32,12 +32,6 @@ func AppendFrame(b []byte, code byte, body []byte) []byte {
 	return append(b, body...)
 }
 
-// WriteFrame writes one frame to w in a single Write.
-func WriteFrame(w io.Writer, code byte, body []byte) error {
-	_, err := w.Write(AppendFrame(make([]byte, 0, 5+len(body)), code, body))
-	return err
-}
-
 // ReadFrame reads one frame from r, refusing one longer than max bytes
 // (MaxFrame if max <= 0). buf, if large enough, is reused for the body.
 // A stream that ends cleanly before a frame is io.EOF; one that ends

@@ -103,19 +103,27 @@ func withParam(rawURL, name, value string) string {
 	return rawURL + sep + name + "=" + url.QueryEscape(value)
 }
 
+// openURL opens an adapter and a repo over it (with opts) on url, closed
+// when t ends.
+func openURL(t testing.TB, url string, opts ...repo.Option) (*redis.Adapter, *repo.Repo) {
+	t.Helper()
+	a, err := redis.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.New(a, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return a, r
+}
+
 // harness opens a repo in a fresh namespace for each case.
 func harness(t testing.TB, serverURL string) conformance.Harness {
 	adm := admin(t, serverURL)
 	return conformance.HarnessFunc(func(t *testing.T, opts ...repo.Option) *repo.Repo {
-		a, err := redis.Open(context.Background(), freshNamespace(t, adm, serverURL))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := repo.New(a, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
+		_, r := openURL(t, freshNamespace(t, adm, serverURL), opts...)
 		return r
 	})
 }

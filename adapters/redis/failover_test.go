@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-go/strata/adapters/redis"
 	"github.com/strata-go/strata/internal/testservers"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
@@ -46,11 +45,7 @@ func TestFailover(t *testing.T) {
 	cluster := testservers.StartRedisCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	a, err := redis.Open(ctx, cluster.URL()+"?namespace=failover&replicas=1&replica_timeout=500ms")
-	require.NoError(t, err)
-	r, err := repo.New(a)
-	require.NoError(t, err)
-	t.Cleanup(func() { r.Close() })
+	a, r := openURL(t, cluster.URL()+"?namespace=failover&replicas=1&replica_timeout=500ms")
 	for _, of := range []func() (*schema.Schema, error){schema.Of[event], schema.Of[tally]} {
 		s, err := of()
 		require.NoError(t, err)

@@ -1,12 +1,10 @@
 package redis_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-go/strata/adapters/redis"
 	"github.com/strata-go/strata/internal/testservers"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
@@ -39,16 +37,6 @@ type gadgetV2 struct {
 	Remark *string  `strata:"remark"`
 }
 
-func openMigrating(t *testing.T, serverURL string) (*redis.Adapter, *repo.Repo) {
-	t.Helper()
-	a, err := redis.Open(context.Background(), freshNamespace(t, admin(t, serverURL), serverURL))
-	require.NoError(t, err)
-	r, err := repo.New(a)
-	require.NoError(t, err)
-	t.Cleanup(func() { r.Close() })
-	return a, r
-}
-
 func collectionOf[T any](t *testing.T) *driver.Collection {
 	t.Helper()
 	s, err := schema.Of[T]()
@@ -72,7 +60,7 @@ func TestMigrateIndexes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			a, r := openMigrating(t, tc.url)
+			a, r := openURL(t, freshNamespace(t, admin(t, tc.url), tc.url))
 			require.NoError(t, a.Migrate(ctx, driver.CreateCollection{Collection: collectionOf[gadgetV1](t)}))
 			colors := []string{"red", "green", "blue"}
 			for i := range int64(30) {

@@ -36,11 +36,7 @@ func TestTTL(t *testing.T) {
 			const ttl = 400 * time.Millisecond
 			ctx := t.Context()
 			adm := admin(t, tc.url)
-			a, err := redis.Open(ctx, withParam(withParam(freshNamespace(t, adm, tc.url), "ttl.sessions", ttl.String()), "sweep_every", "100ms"))
-			require.NoError(t, err)
-			r, err := repo.New(a)
-			require.NoError(t, err)
-			t.Cleanup(func() { r.Close() })
+			a, r := openURL(t, withParam(withParam(freshNamespace(t, adm, tc.url), "ttl.sessions", ttl.String()), "sweep_every", "100ms"))
 
 			require.NoError(t, r.Insert(ctx, &session{ID: "a", User: "ann", Token: "ta"}))
 			require.NoError(t, r.Insert(ctx, &session{ID: "b", User: "ann", Token: "tb"}))

@@ -38,12 +38,18 @@ func (a *Adapter) collectionOf(c *driver.Collection) *collection {
 	if v, ok := a.collections.Load(c); ok {
 		return v.(*collection)
 	}
+	v, _ := a.collections.LoadOrStore(c, a.newCollection(c))
+	return v.(*collection)
+}
+
+// newCollection derives the adapter's view of c, uncached (for the
+// collections a migration builds from its records).
+func (a *Adapter) newCollection(c *driver.Collection) *collection {
 	col := &collection{Collection: c, bucket: []byte(a.opts.Namespace + "." + c.Name), typ: []byte(a.opts.BucketType)}
 	if slices.Contains(a.opts.Maps, c.Name) {
 		col.isMap, col.typ, col.bad = true, []byte(a.opts.MapType), checkMap(c)
 	}
-	v, _ := a.collections.LoadOrStore(c, col)
-	return v.(*collection)
+	return col
 }
 
 // keyOf returns the object key of primary key k.

@@ -202,13 +202,8 @@ func (a *Adapter) mapUpdateRecord(ctx context.Context, col *collection, u driver
 	if vals == nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, driver.ErrNotFound)
 	}
-	if u.ExpectVersion != nil {
-		if c.Version < 0 {
-			return driver.Record{}, fmt.Errorf("%w: %s has no version field", driver.ErrInvalid, c.Name)
-		}
-		if driver.Compare(vals[c.Version], *u.ExpectVersion) != 0 {
-			return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, driver.ErrStale)
-		}
+	if err := checkVersion(c, u.ExpectVersion, func() (any, error) { return vals[c.Version], nil }); err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
 	op := &riak_dt.MapOp{}
 	for _, ch := range u.Changes {
@@ -280,8 +275,8 @@ func (a *Adapter) mapDelete(ctx context.Context, col *collection, d driver.Delet
 	if vals == nil {
 		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, driver.ErrNotFound)
 	}
-	if d.ExpectVersion != nil && c.Version >= 0 && driver.Compare(vals[c.Version], *d.ExpectVersion) != 0 {
-		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, driver.ErrStale)
+	if err := checkVersion(c, d.ExpectVersion, func() (any, error) { return vals[c.Version], nil }); err != nil {
+		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, err)
 	}
 	return a.c.Delete(ctx, &riak_kv.RpbDelReq{Bucket: col.bucket, Key: key, Type: col.typ})
 }

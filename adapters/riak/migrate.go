@@ -269,7 +269,7 @@ func (a *Adapter) rewrite(ctx context.Context, c *driver.Collection, change func
 	if len(next) > 0 {
 		to = next[0]
 	}
-	col := a.collectionOf(c)
+	col := a.newCollection(c)
 	var keys [][]byte
 	err := a.read(ctx, col, plan{index: "$key", min: everything[0], max: everything[1]}, 0, map[string]bool{}, func(vals []any) bool {
 		keys = append(keys, keyOf(vals[c.Key]))
@@ -278,7 +278,7 @@ func (a *Adapter) rewrite(ctx context.Context, c *driver.Collection, change func
 	if err != nil {
 		return err
 	}
-	tcol := a.collectionOf(to)
+	tcol := a.newCollection(to)
 	for _, k := range keys {
 		obj, found, err := a.fetch(ctx, col, k)
 		if err != nil {

@@ -215,7 +215,7 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	if !found {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, driver.ErrNotFound)
 	}
-	if err := checkVersion(c, obj.st, u.ExpectVersion); err != nil {
+	if err := checkVersion(c, u.ExpectVersion, versionOf(c, obj.st)); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
 	if obj.st, err = ac.recall(c, record, obj.st); err != nil {
@@ -313,15 +313,16 @@ func apply(c *driver.Collection, st *state, key any, ch driver.Change, w writer)
 	return fmt.Errorf("%w: unknown change %s", driver.ErrInvalid, ch.Op)
 }
 
-// checkVersion checks the record's version against expect.
-func checkVersion(c *driver.Collection, st *state, expect *int64) error {
+// checkVersion checks a record's version against expect; version
+// returns it (it is read only if there is something to check).
+func checkVersion(c *driver.Collection, expect *int64, version func() (any, error)) error {
 	if expect == nil {
 		return nil
 	}
 	if c.Version < 0 {
 		return fmt.Errorf("%w: %s has no version field", driver.ErrInvalid, c.Name)
 	}
-	v, err := st.value(c.Fields[c.Version])
+	v, err := version()
 	if err != nil {
 		return err
 	}
@@ -329,6 +330,11 @@ func checkVersion(c *driver.Collection, st *state, expect *int64) error {
 		return driver.ErrStale
 	}
 	return nil
+}
+
+// versionOf returns a function reading the version field of st.
+func versionOf(c *driver.Collection, st *state) func() (any, error) {
+	return func() (any, error) { return st.value(c.Fields[c.Version]) }
 }
 
 // Delete reads the record (for its vclock and the version check) and
@@ -355,7 +361,7 @@ func (a *Adapter) Delete(ctx context.Context, c *driver.Collection, d driver.Del
 	if !found {
 		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, driver.ErrNotFound)
 	}
-	if err := checkVersion(c, obj.st, d.ExpectVersion); err != nil {
+	if err := checkVersion(c, d.ExpectVersion, versionOf(c, obj.st)); err != nil {
 		return fmt.Errorf("riak: delete %s/%v: %w", c.Name, d.Key, err)
 	}
 	if err := a.c.Delete(ctx, &riak_kv.RpbDelReq{Bucket: col.bucket, Key: key, Type: col.typ, Vclock: obj.vclock}); err != nil {

@@ -159,47 +159,30 @@ func expectVersion(c *driver.Collection, v *int64) (string, error) {
 // appendChanges appends the script's form of changes: op, field, kind,
 // value.
 func appendChanges(args []any, c *driver.Collection, key any, changes []driver.Change) ([]any, error) {
+	changes, err := driver.CheckChanges(c, key, changes)
+	if err != nil {
+		return nil, err
+	}
 	for _, ch := range changes {
-		if ch.Field < 0 || ch.Field >= len(c.Fields) {
-			return nil, fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
-		}
 		f := c.Fields[ch.Field]
-		if ch.Op == driver.Set && (!driver.Canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
-			return nil, fmt.Errorf("%w: set %s to a %T", driver.ErrInvalid, f.Name, ch.Value)
-		}
-		if ch.Op == driver.SetMax && !driver.Canonical(f.Kind, ch.Value) {
-			return nil, fmt.Errorf("%w: max of %s with a %T", driver.ErrInvalid, f.Name, ch.Value)
-		}
-		if ch.Field == c.Key {
-			if ch.Op == driver.Set && driver.Compare(ch.Value, key) == 0 {
-				continue
-			}
-			return nil, fmt.Errorf("%w: the primary key %s cannot change", driver.ErrInvalid, f.Name)
-		}
 		var op, val string
 		switch ch.Op {
-		case driver.Set:
+		case driver.Set, driver.SetMax:
 			op = "s"
+			if ch.Op == driver.SetMax {
+				op = "m"
+			}
 			if ch.Value == nil {
 				op = "d"
 				break
 			}
-			s, err := valuecodec.Encode(f.Kind, ch.Value)
-			if err != nil {
+			if val, err = valuecodec.Encode(f.Kind, ch.Value); err != nil {
 				return nil, err
 			}
-			val = s
 		case driver.Increment:
-			d, ok := ch.Value.(int64)
-			if !ok || f.Kind != driver.KindInt {
-				return nil, fmt.Errorf("%w: increment %s by %T", driver.ErrInvalid, f.Name, ch.Value)
-			}
-			op, val = "i", strconv.FormatInt(d, 10)
+			op, val = "i", strconv.FormatInt(ch.Value.(int64), 10)
 		case driver.Add, driver.Remove:
-			elems, ok := ch.Value.([]string)
-			if !ok || f.Kind != driver.KindStrings {
-				return nil, fmt.Errorf("%w: %s %T to %s", driver.ErrInvalid, ch.Op, ch.Value, f.Name)
-			}
+			elems := ch.Value.([]string)
 			if elems == nil {
 				elems = []string{}
 			}
@@ -208,17 +191,6 @@ func appendChanges(args []any, c *driver.Collection, key any, changes []driver.C
 			if ch.Op == driver.Remove {
 				op = "r"
 			}
-		case driver.SetMax:
-			if kindChar(f.Kind) == 0 || ch.Value == nil {
-				return nil, fmt.Errorf("%w: max of %s field %s", driver.ErrInvalid, f.Kind, f.Name)
-			}
-			s, err := valuecodec.Encode(f.Kind, ch.Value)
-			if err != nil {
-				return nil, err
-			}
-			op, val = "m", s
-		default:
-			return nil, fmt.Errorf("%w: unknown change %s", driver.ErrInvalid, ch.Op)
 		}
 		args = append(args, op, f.Name, string(kindChar(f.Kind)), val)
 	}

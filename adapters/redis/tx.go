@@ -285,6 +285,10 @@ func (t *tx) update(ctx context.Context, col *collection, shard, pk string, u dr
 	if _, err := expectVersion(c, u.ExpectVersion); err != nil {
 		return driver.Record{}, err
 	}
+	changes, err := driver.CheckChanges(c, u.Key, u.Changes)
+	if err != nil {
+		return driver.Record{}, err
+	}
 	cur, ok, err := t.read(ctx, col, shard, pk)
 	if err != nil {
 		return driver.Record{}, err
@@ -297,19 +301,10 @@ func (t *tx) update(ctx context.Context, col *collection, shard, pk string, u dr
 	}
 	next := cloneRecord(cur)
 	uniqueChanged := false
-	for _, ch := range u.Changes {
-		if err := driver.CheckField(c, ch.Field, false); err != nil {
-			return driver.Record{}, err
-		}
-		if f := c.Fields[ch.Field]; (ch.Op == driver.Set || ch.Op == driver.SetMax) && (!driver.Canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
-			return driver.Record{}, fmt.Errorf("%w: %s %s with a %T", driver.ErrInvalid, ch.Op, f.Name, ch.Value)
-		}
+	for _, ch := range changes {
 		v, err := driver.ApplyChange(next.Values[ch.Field], ch.Op, driver.Clone(ch.Value))
 		if err != nil {
 			return driver.Record{}, err
-		}
-		if ch.Field == c.Key && driver.Compare(v, cur.Values[c.Key]) != 0 {
-			return driver.Record{}, fmt.Errorf("%w: the primary key %s cannot change", driver.ErrInvalid, c.Fields[c.Key].Name)
 		}
 		next.Values[ch.Field] = v
 		for _, ix := range col.indexes {

@@ -205,18 +205,13 @@ func (a *Adapter) mapUpdateRecord(ctx context.Context, col *collection, u driver
 	if err := checkVersion(c, u.ExpectVersion, func() (any, error) { return vals[c.Version], nil }); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
+	changes, err := driver.CheckChanges(c, u.Key, u.Changes)
+	if err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+	}
 	op := &riak_dt.MapOp{}
-	for _, ch := range u.Changes {
-		if err := driver.CheckField(c, ch.Field, false); err != nil {
-			return driver.Record{}, err
-		}
+	for _, ch := range changes {
 		f := c.Fields[ch.Field]
-		if ch.Field == c.Key {
-			if ch.Op == driver.Set && driver.Compare(ch.Value, u.Key) == 0 {
-				continue
-			}
-			return driver.Record{}, fmt.Errorf("%w: the primary key %s cannot change", driver.ErrInvalid, f.Name)
-		}
 		switch {
 		case ch.Op == driver.Increment && f.Merge == driver.MergeCounter:
 			d, _ := ch.Value.(int64)

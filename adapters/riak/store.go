@@ -221,8 +221,12 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	if obj.st, err = ac.recall(c, record, obj.st); err != nil {
 		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 	}
-	for _, ch := range u.Changes {
-		if err := apply(c, obj.st, u.Key, ch, w); err != nil {
+	changes, err := driver.CheckChanges(c, u.Key, u.Changes)
+	if err != nil {
+		return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
+	}
+	for _, ch := range changes {
+		if err := apply(c, obj.st, ch, w); err != nil {
 			return driver.Record{}, fmt.Errorf("riak: update %s/%v: %w", c.Name, u.Key, err)
 		}
 	}
@@ -240,77 +244,34 @@ func (a *Adapter) Update(ctx context.Context, c *driver.Collection, u driver.Upd
 	return driver.Record{Values: vals}, nil
 }
 
-func apply(c *driver.Collection, st *state, key any, ch driver.Change, w writer) error {
-	if ch.Field < 0 || ch.Field >= len(c.Fields) {
-		return fmt.Errorf("%w: no field %d", driver.ErrInvalid, ch.Field)
-	}
+// apply applies one change, checked by driver.CheckChanges, to st: by the
+// field's merge policy where it has the operation, else as an assignment
+// of the changed value.
+func apply(c *driver.Collection, st *state, ch driver.Change, w writer) error {
 	f := c.Fields[ch.Field]
-	if (ch.Op == driver.Set || ch.Op == driver.SetMax) && (!driver.Canonical(f.Kind, ch.Value) || (ch.Value == nil && !f.Nullable)) {
-		return fmt.Errorf("%w: %s %s with a %T", driver.ErrInvalid, ch.Op, f.Name, ch.Value)
-	}
-	if ch.Field == c.Key {
-		if ch.Op == driver.Set && driver.Compare(ch.Value, key) == 0 {
-			return nil
-		}
-		return fmt.Errorf("%w: the primary key %s cannot change", driver.ErrInvalid, f.Name)
-	}
-	switch ch.Op {
-	case driver.Set:
+	switch {
+	case ch.Op == driver.Set:
 		return st.set(f, ch.Value, w)
-	case driver.Increment:
-		d, ok := ch.Value.(int64)
-		if !ok || f.Kind != driver.KindInt {
-			return fmt.Errorf("%w: increment %s by a %T", driver.ErrInvalid, f.Name, ch.Value)
-		}
-		if f.Merge != driver.MergeCounter {
-			cur, err := st.value(f)
-			if err != nil {
-				return err
-			}
-			next, err := driver.ApplyChange(cur, driver.Increment, d)
-			if err != nil {
-				return err
-			}
-			return st.set(f, next, w)
-		}
-		return st.increment(f, d, w)
-	case driver.Add, driver.Remove:
-		elems, ok := ch.Value.([]string)
-		if !ok || f.Kind != driver.KindStrings {
-			return fmt.Errorf("%w: %s %T to %s", driver.ErrInvalid, ch.Op, ch.Value, f.Name)
-		}
-		if f.Merge != driver.MergeSet {
-			cur, err := st.value(f)
-			if err != nil {
-				return err
-			}
-			next, err := driver.ApplyChange(cur, ch.Op, elems)
-			if err != nil {
-				return err
-			}
-			return st.set(f, next, w)
-		}
-		if ch.Op == driver.Add {
-			st.add(f, elems, w)
-		} else {
-			st.remove(f, elems)
-		}
+	case ch.Op == driver.Increment && f.Merge == driver.MergeCounter:
+		return st.increment(f, ch.Value.(int64), w)
+	case ch.Op == driver.Add && f.Merge == driver.MergeSet:
+		st.add(f, ch.Value.([]string), w)
 		return nil
-	case driver.SetMax:
-		if f.Merge != driver.MergeMax {
-			cur, err := st.value(f)
-			if err != nil {
-				return err
-			}
-			next, err := driver.ApplyChange(cur, driver.SetMax, ch.Value)
-			if err != nil {
-				return err
-			}
-			return st.set(f, next, w)
-		}
+	case ch.Op == driver.Remove && f.Merge == driver.MergeSet:
+		st.remove(f, ch.Value.([]string))
+		return nil
+	case ch.Op == driver.SetMax && f.Merge == driver.MergeMax:
 		return st.setMax(f, ch.Value)
 	}
-	return fmt.Errorf("%w: unknown change %s", driver.ErrInvalid, ch.Op)
+	cur, err := st.value(f)
+	if err != nil {
+		return err
+	}
+	next, err := driver.ApplyChange(cur, ch.Op, ch.Value)
+	if err != nil {
+		return err
+	}
+	return st.set(f, next, w)
 }
 
 // checkVersion checks a record's version against expect; version

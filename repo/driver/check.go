@@ -123,3 +123,45 @@ func CheckQuery(c *Collection, q *Query) error {
 	}
 	return nil
 }
+
+// CheckChanges checks u's changes against c and the record's key: fields
+// in range, values that fit the operation and the field (a canonical
+// value for Set and SetMax, nil only where nullable; an int64 increment
+// of an int field; a []string to add to or remove from a strings field),
+// and the key unchanged. It returns the changes less those that set the
+// key to itself.
+func CheckChanges(c *Collection, key any, changes []Change) ([]Change, error) {
+	out := changes[:0:0]
+	for _, ch := range changes {
+		if err := CheckField(c, ch.Field, false); err != nil {
+			return nil, err
+		}
+		f := c.Fields[ch.Field]
+		ok := true
+		switch ch.Op {
+		case Set:
+			ok = Canonical(f.Kind, ch.Value) && (ch.Value != nil || f.Nullable)
+		case SetMax:
+			ok = Canonical(f.Kind, ch.Value) && ch.Value != nil && f.Kind.Scalar()
+		case Increment:
+			_, isInt := ch.Value.(int64)
+			ok = isInt && f.Kind == KindInt
+		case Add, Remove:
+			_, isList := ch.Value.([]string)
+			ok = isList && f.Kind == KindStrings
+		default:
+			return nil, fmt.Errorf("%w: unknown change operation %d", ErrInvalid, ch.Op)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %s %s (a %s field) with a %T", ErrInvalid, ch.Op, f.Name, f.Kind, ch.Value)
+		}
+		if ch.Field == c.Key {
+			if ch.Op == Set && Compare(ch.Value, key) == 0 {
+				continue
+			}
+			return nil, fmt.Errorf("%w: the primary key %s cannot change", ErrInvalid, f.Name)
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}

@@ -71,13 +71,32 @@ func decodeMap(c *driver.Collection, h map[string]string) (driver.Record, string
 // decodeFlat decodes a record from a script's reply: a flat list of
 // field, value, field, value...
 func decodeFlat(c *driver.Collection, flat []any) (driver.Record, string, error) {
-	h := make(map[string]string, len(flat)/2)
+	vals := make([]any, len(c.Fields))
+	seen := make([]bool, len(c.Fields))
+	rev := ""
 	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		h[k] = v
+		name, _ := flat[i].(string)
+		s, _ := flat[i+1].(string)
+		if name == revField {
+			rev = s
+			continue
+		}
+		j := c.FieldIndex(name)
+		if j < 0 {
+			continue // a field the schema no longer has
+		}
+		v, err := decodeField(c, c.Fields[j], s, true)
+		if err != nil {
+			return driver.Record{}, "", err
+		}
+		vals[j], seen[j] = v, true
 	}
-	return decodeMap(c, h)
+	for j, f := range c.Fields {
+		if !seen[j] {
+			vals[j], _ = decodeField(c, f, "", false)
+		}
+	}
+	return driver.Record{Values: vals}, rev, nil
 }
 
 // decodeSome decodes a record read with HMGET of names (nil for absent

@@ -8,14 +8,13 @@ import (
 	"strings"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
 )
 
 func init() {
-	for _, scheme := range []string{"redis", "rediss", "redis+cluster", "rediss+cluster"} {
+	for _, scheme := range redisurl.Schemes {
 		repo.Register(scheme, func(ctx context.Context, u *url.URL) (driver.Adapter, error) {
 			return Open(ctx, u.String())
 		})
@@ -47,34 +46,9 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 		return nil, err
 	}
 	u.RawQuery = q.Encode()
-	var client goredis.UniversalClient
-	switch u.Scheme {
-	case "redis", "rediss":
-		o, err := goredis.ParseURL(u.String())
-		if err != nil {
-			return nil, fmt.Errorf("%w: redis: %v", driver.ErrInvalid, err)
-		}
-		client = goredis.NewClient(o)
-	case "redis+cluster", "rediss+cluster":
-		o := &goredis.ClusterOptions{Addrs: strings.Split(u.Host, ",")}
-		if u.User != nil {
-			o.Username = u.User.Username()
-			o.Password, _ = u.User.Password()
-		}
-		if u.Scheme == "rediss+cluster" {
-			// The same TLS defaults as goredis.ParseURL's for rediss.
-			plain, err := goredis.ParseURL("rediss://" + o.Addrs[0])
-			if err != nil {
-				return nil, fmt.Errorf("%w: redis: %v", driver.ErrInvalid, err)
-			}
-			o.TLSConfig = plain.TLSConfig
-		}
-		if len(q) > 0 {
-			return nil, fmt.Errorf("%w: redis: unknown cluster URL parameters %v", driver.ErrInvalid, q)
-		}
-		client = goredis.NewClusterClient(o)
-	default:
-		return nil, fmt.Errorf("%w: redis: unknown scheme %q", driver.ErrInvalid, u.Scheme)
+	client, err := redisurl.NewClient(u)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/strata-go/strata/repo/driver"
 	"github.com/strata-go/strata/schema"
 )
 
@@ -26,6 +27,9 @@ type Event struct {
 	Rows int
 	// Err is the call's error, if any (not-found included: it is a value).
 	Err error
+	// Source is where a read was served from, when the store has tiers
+	// (adapters/cache reports "l1", "l2" or "store"); "" otherwise.
+	Source string
 }
 
 // Observer is called after every repo call, on the caller's goroutine,
@@ -49,6 +53,7 @@ type call struct {
 	op, coll string
 	start    time.Time
 	endSpan  func(error)
+	info     *driver.CallInfo // filled by the adapter
 }
 
 // begin starts the instrumentation of a call: it returns the context to
@@ -67,6 +72,10 @@ func (r *Repo) begin(ctx context.Context, op, coll string) (context.Context, cal
 	if r.tracer != nil {
 		ctx, c.endSpan = r.tracer(ctx, op, coll)
 	}
+	if r.obs != nil {
+		c.info = new(driver.CallInfo)
+		ctx = driver.ContextWithCallInfo(ctx, c.info)
+	}
 	c.ctx = ctx
 	return ctx, c
 }
@@ -79,6 +88,9 @@ func (c call) end(rows *int, errp *error) {
 	e := Event{Op: c.op, Schema: c.coll, Start: c.start, Duration: time.Since(c.start), Err: *errp}
 	if rows != nil {
 		e.Rows = *rows
+	}
+	if c.info != nil {
+		e.Source = c.info.Source
 	}
 	if c.endSpan != nil {
 		c.endSpan(e.Err)

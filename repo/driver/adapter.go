@@ -70,6 +70,14 @@ type Adapter interface {
 // scheme with repo.Register.
 type Opener func(ctx context.Context, u *url.URL) (Adapter, error)
 
+// WrapOpener opens an adapter that wraps another (a cache), registered
+// with repo.RegisterWrapper under a scheme prefix. It is given the whole
+// URL ("cache+postgres://…") and an Opener for the wrapped adapter, which
+// it calls with the URL of that adapter: the scheme without the prefix,
+// and without the wrapper's own parameters. If the wrapper fails after
+// opening the wrapped adapter, it closes it.
+type WrapOpener func(ctx context.Context, u *url.URL, open Opener) (Adapter, error)
+
 // Isolation is a transaction isolation level.
 type Isolation uint8
 

@@ -67,7 +67,7 @@ func (e *env) migrator(t *testing.T, ms *migrate.Migrations, needLock bool) *mig
 		t.Skipf("adapter does not implement driver.Migrator")
 	}
 	var opts []migrate.Option
-	if _, ok := d.(driver.Locker); !ok {
+	if _, ok := driver.Find[driver.Locker](d); !ok {
 		if needLock {
 			t.Skipf("adapter does not implement driver.Locker: concurrent migrators cannot exclude one another")
 		}

@@ -216,7 +216,7 @@ func (m *Migrator) run(ctx context.Context, name string, plan func(history) ([]t
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: nil context", driver.ErrInvalid)
 	}
-	locker, canLock := m.r.Driver().(driver.Locker)
+	locker, canLock := driver.Find[driver.Locker](m.r.Driver())
 	if m.lock && !canLock {
 		return nil, fmt.Errorf("%w: the store cannot lock (its adapter, %T, is not a driver.Locker), so two processes could migrate it at once; "+
 			"if only one process ever migrates this store, pass migrate.WithoutLock()", driver.ErrUnsupported, m.r.Driver())
@@ -347,7 +347,7 @@ func (m *Migrator) apply(ctx context.Context, tx driver.Tx, t todo) (err error) 
 
 // plan returns the steps of a dry run.
 func (m *Migrator) plan(todos []todo) ([]Step, error) {
-	planner, _ := m.mig.(driver.Planner)
+	planner, _ := driver.Find[driver.Planner](m.mig)
 	steps := make([]Step, 0, len(todos))
 	for _, t := range todos {
 		s := Step{Direction: t.dir, Version: t.mig.Version, Name: t.mig.Name}

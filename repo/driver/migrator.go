@@ -101,6 +101,33 @@ type Locker interface {
 
 // Planner is implemented by migrators that can tell what an operation
 // would run (the SQL statements, say) without running it, for dry runs.
+// Package migrate looks for one through wrappers (see Wrapper).
 type Planner interface {
 	Plan(op MigrationOp) ([]string, error)
+}
+
+// Wrapper is implemented by adapters that wrap another (a cache, say).
+// Package migrate finds a Planner and a Locker under wrappers (see
+// Find): planning only reads, and a lock is the store's. Everything else
+// — record operations, Migrator, Transactor — goes through the wrapper,
+// which must see the writes.
+type Wrapper interface {
+	Unwrap() Adapter
+}
+
+// Find returns v as a T, or the first adapter wrapped (through Wrapper)
+// under it that is one.
+func Find[T any](v any) (T, bool) {
+	for range 16 { // no sane chain of wrappers is deeper
+		if t, ok := v.(T); ok {
+			return t, true
+		}
+		w, ok := v.(Wrapper)
+		if !ok {
+			break
+		}
+		v = w.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

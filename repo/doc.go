@@ -53,6 +53,19 @@
 // CapTransactions and returns ErrUnsupported elsewhere: Strata never calls
 // a sequence of independent writes a transaction.
 //
+// # Routing by consistency
+//
+// A [Router] is an adapter over several stores that sends each schema to
+// the store of its consistency (the schema option consistency=ap or
+// consistency=cp; untagged schemas go to the default store), so that one
+// Repo serves AP schemas from Riak or Redis and CP ones from SQL:
+//
+//	r, err := repo.OpenRouter(ctx, repo.RouteURLs{AP: "riak://h1:8087", CP: "postgres://…"})
+//
+// Each call is checked against the capabilities of its schema's store. A
+// transaction runs on the CP store and refuses AP schemas with
+// ErrUnsupported; migrations create each collection on its store.
+//
 // # Observing
 //
 // [WithObserver] reports every call (operation, schema, duration, rows,

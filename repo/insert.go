@@ -130,7 +130,7 @@ func isConstraint(err error, name string) bool {
 // checkUniques refuses writes to a schema with unique indexes on a store
 // that cannot enforce them, rather than letting duplicates in.
 func (r *Repo) checkUniques(s *schema.Schema) error {
-	if r.caps.Has(driver.CapUniqueIndexes) {
+	if r.capsOf(s.Collection).Has(driver.CapUniqueIndexes) {
 		return nil
 	}
 	for _, ix := range s.Collection.Indexes {
@@ -155,7 +155,7 @@ func (r *Repo) conflictOptions(s *schema.Schema, ic insertConfig) (driver.Insert
 	if err != nil {
 		return driver.InsertOptions{}, "", err
 	}
-	if !r.caps.Has(driver.CapUpsert) {
+	if !r.capsOf(s.Collection).Has(driver.CapUpsert) {
 		if ic.nothing && r.tx == nil {
 			return driver.InsertOptions{}, target, nil
 		}
@@ -263,7 +263,7 @@ func (r *Repo) InsertAll(ctx context.Context, v any) (err error) {
 		}
 		recs[i] = driver.Record{Values: vals}
 	}
-	if bi, ok := r.st.(driver.BatchInserter); ok && r.caps.Has(driver.CapBatchInsert) {
+	if bi, ok := r.st.(driver.BatchInserter); ok && r.capsOf(s.Collection).Has(driver.CapBatchInsert) {
 		out, err := bi.InsertAll(ctx, s.Collection, recs)
 		if err != nil {
 			return wrap("insert_all", s.Name(), err)

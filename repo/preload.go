@@ -146,7 +146,7 @@ func (r *Repo) loadRelated(ctx context.Context, rel *schema.Schema, field *schem
 		Filters: []driver.Filter{{Field: field.Pos, Op: driver.In, Value: keys}},
 		Order:   []driver.Order{{Field: rel.Key.Pos}},
 	}
-	if !field.Indexed && !r.caps.Has(driver.CapUnindexedFilter) {
+	if !field.Indexed && !r.capsOf(rel.Collection).Has(driver.CapUnindexedFilter) {
 		return nil, fmt.Errorf("%w: preloading needs an index on %s in this store: tag it `index`", ErrUnsupported, field)
 	}
 	for rec, qerr := range r.st.Query(ctx, rel.Collection, q) {

@@ -68,7 +68,7 @@ func (r *Repo) first(ctx context.Context, op string, dst any, q Query, only bool
 	if err != nil {
 		return err
 	}
-	dq, err := compile(s, r.caps, q, false)
+	dq, err := compile(s, r.capsOf(s.Collection), q, false)
 	if err != nil {
 		return wrap(op, s.Name(), err)
 	}
@@ -124,7 +124,7 @@ func Stream[T any](ctx context.Context, r *Repo, q Query) iter.Seq2[*T, error] {
 			yield(nil, err)
 			return
 		}
-		dq, err := compile(s, r.caps, q, false)
+		dq, err := compile(s, r.capsOf(s.Collection), q, false)
 		if err != nil {
 			err = wrap("query", s.Name(), err)
 			yield(nil, err)
@@ -178,7 +178,7 @@ func Paginate[T any](ctx context.Context, r *Repo, q Query) (p Page[T], err erro
 		return p, wrap("paginate", s.Name(), fmt.Errorf("%w: Paginate pages by cursor; an Offset would apply to every page", ErrInvalid))
 	}
 	size := q.limit
-	dq, err := compile(s, r.caps, q.Limit(size+1), true)
+	dq, err := compile(s, r.capsOf(s.Collection), q.Limit(size+1), true)
 	if err != nil {
 		return p, wrap("paginate", s.Name(), err)
 	}
@@ -210,7 +210,7 @@ func Count[T any](ctx context.Context, r *Repo, q Query) (n int64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("strata: count: %w", err)
 	}
-	dq, err := compile(s, r.caps, q, false)
+	dq, err := compile(s, r.capsOf(s.Collection), q, false)
 	if err != nil {
 		return 0, wrap("count", s.Name(), err)
 	}
@@ -254,7 +254,7 @@ func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field s
 		return nil, fmt.Errorf("strata: aggregate: %w", err)
 	}
 	ag, ok := r.st.(driver.Aggregator)
-	if !ok || !r.caps.Has(driver.CapAggregates) {
+	if !ok || !r.capsOf(s.Collection).Has(driver.CapAggregates) {
 		return nil, wrap("aggregate", s.Name(), fmt.Errorf("%w: this store has no aggregates; read the records and compute it", ErrUnsupported))
 	}
 	f, err := s.LookupField(field)
@@ -272,7 +272,7 @@ func Aggregate[T any](ctx context.Context, r *Repo, q Query, fn AggFunc, field s
 	if err != nil {
 		return nil, wrap("aggregate", s.Name(), err)
 	}
-	dq, err := compile(s, r.caps, q, false)
+	dq, err := compile(s, r.capsOf(s.Collection), q, false)
 	if err != nil {
 		return nil, wrap("aggregate", s.Name(), err)
 	}

@@ -21,6 +21,7 @@ type Repo struct {
 	txs    *txState     // shared by a transaction's nested Repos
 	depth  int          // transaction nesting depth
 	caps   driver.Capabilities
+	ccaps  driver.CollectionCapabilities // a, if its capabilities differ per collection
 	ids    *snowflake.Generator
 	obs    Observer
 	tracer Tracer
@@ -72,7 +73,9 @@ func New(a driver.Adapter, opts ...Option) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: repo.New: %v", ErrInvalid, err)
 	}
-	return &Repo{a: a, st: a, caps: a.Capabilities(), ids: ids, obs: c.obs, tracer: c.tracer, log: c.log, now: c.now}, nil
+	r := &Repo{a: a, st: a, caps: a.Capabilities(), ids: ids, obs: c.obs, tracer: c.tracer, log: c.log, now: c.now}
+	r.ccaps, _ = a.(driver.CollectionCapabilities)
+	return r, nil
 }
 
 // Close closes the adapter. Calling it on a transaction's Repo is an error.
@@ -83,8 +86,20 @@ func (r *Repo) Close() error {
 	return r.a.Close()
 }
 
-// Capabilities returns the adapter's capabilities.
+// Capabilities returns the adapter's capabilities: what holds for every
+// schema. Over an adapter whose capabilities differ per collection (a
+// driver.CollectionCapabilities, such as a Router) each call is checked
+// against those of its schema's collection, which may have more; a
+// Router's transactions are those of its transaction store (see Router).
 func (r *Repo) Capabilities() driver.Capabilities { return r.caps }
+
+// capsOf returns the capabilities that hold for calls on c.
+func (r *Repo) capsOf(c *driver.Collection) driver.Capabilities {
+	if r.ccaps != nil {
+		return r.ccaps.CapabilitiesOf(c)
+	}
+	return r.caps
+}
 
 // Driver returns the adapter, for packages that extend Strata (migrate,
 // conformance) and for reaching store-specific features.

@@ -52,6 +52,8 @@ func (r *Repo) Transaction(ctx context.Context, fn func(tx *Repo) error, opts ..
 	}
 	ctx, obs := r.begin(ctx, "transaction", "")
 	defer obs.end(nil, &err)
+	// Store-wide, not per schema: a Router declares the transactions of
+	// its transaction store, and its Tx refuses the other schemas.
 	t, ok := r.a.(driver.Transactor)
 	if !ok || !r.caps.Has(driver.CapTransactions) {
 		return wrap("transaction", "", fmt.Errorf("%w: this store has no transactions; write each record atomically, or route this schema to a CP store", ErrUnsupported))

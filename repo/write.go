@@ -157,7 +157,7 @@ func DeleteAll[T any](ctx context.Context, r *Repo, q Query) (n int64, err error
 	if q.limit != 0 || q.offset != 0 || q.orderBy != nil || q.fields != nil || q.after != "" {
 		return 0, wrap("delete_all", s.Name(), fmt.Errorf("%w: DeleteAll takes conditions only (no order, limit, offset, select or cursor)", ErrInvalid))
 	}
-	dq, err := compile(s, r.caps, q, false)
+	dq, err := compile(s, r.capsOf(s.Collection), q, false)
 	if err != nil {
 		return 0, wrap("delete_all", s.Name(), err)
 	}

@@ -81,3 +81,13 @@ func (c Capabilities) String() string {
 	}
 	return strings.Join(names, "|")
 }
+
+// CollectionCapabilities is implemented by adapters whose abilities differ
+// per collection, such as a router that sends each collection to a store
+// of its own (repo.Router). The portable layer then checks each call
+// against the capabilities of the collection it touches, and
+// Adapter.Capabilities tells what holds for every collection.
+type CollectionCapabilities interface {
+	// CapabilitiesOf returns the capabilities that hold for calls on c.
+	CapabilitiesOf(c *Collection) Capabilities
+}

@@ -48,7 +48,7 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	u.RawQuery = q.Encode()
 	client, err := redisurl.NewClient(u)
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return nil, fmt.Errorf("%w: redis: %v", driver.ErrInvalid, err)
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()

@@ -18,26 +18,25 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/strata-go/strata/repo/driver"
 )
 
 // Schemes are the URL schemes NewClient accepts.
 var Schemes = []string{"redis", "rediss", "redis+cluster", "rediss+cluster"}
 
 // NewClient returns a client for the server or cluster u names. It does
-// not connect; errors (wrapping driver.ErrInvalid) are about the URL.
+// not connect; its errors are about the URL, and callers wrap them in
+// their package's kind of invalid input.
 func NewClient(u *url.URL) (redis.UniversalClient, error) {
 	switch u.Scheme {
 	case "redis", "rediss":
 		o, err := redis.ParseURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", driver.ErrInvalid, err)
+			return nil, err
 		}
 		return redis.NewClient(o), nil
 	case "redis+cluster", "rediss+cluster":
 		if u.Host == "" {
-			return nil, fmt.Errorf("%w: %s URL names no nodes", driver.ErrInvalid, u.Scheme)
+			return nil, fmt.Errorf("%s URL names no nodes", u.Scheme)
 		}
 		o := &redis.ClusterOptions{Addrs: strings.Split(u.Host, ",")}
 		if u.User != nil {
@@ -48,23 +47,23 @@ func NewClient(u *url.URL) (redis.UniversalClient, error) {
 			// The same TLS defaults as redis.ParseURL's for rediss.
 			plain, err := redis.ParseURL("rediss://" + o.Addrs[0])
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", driver.ErrInvalid, err)
+				return nil, err
 			}
 			o.TLSConfig = plain.TLSConfig
 		}
 		if q := u.Query(); len(q) > 0 {
-			return nil, fmt.Errorf("%w: unknown cluster URL parameters %v", driver.ErrInvalid, q)
+			return nil, fmt.Errorf("unknown cluster URL parameters %v", q)
 		}
 		return redis.NewClusterClient(o), nil
 	}
-	return nil, fmt.Errorf("%w: unknown Redis URL scheme %q (want %s)", driver.ErrInvalid, u.Scheme, strings.Join(Schemes, ", "))
+	return nil, fmt.Errorf("unknown Redis URL scheme %q (want %s)", u.Scheme, strings.Join(Schemes, ", "))
 }
 
 // Parse parses rawURL and returns a client for it, as NewClient.
 func Parse(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", driver.ErrInvalid, err)
+		return nil, err
 	}
 	return NewClient(u)
 }

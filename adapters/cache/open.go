@@ -1,0 +1,159 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-go/strata/internal/redisurl"
+	"github.com/strata-go/strata/pubsub"
+	"github.com/strata-go/strata/pubsub/pgpubsub"
+	"github.com/strata-go/strata/pubsub/redispubsub"
+	"github.com/strata-go/strata/repo"
+	"github.com/strata-go/strata/repo/driver"
+)
+
+func init() { repo.RegisterWrapper("cache", open) }
+
+// open opens a cache over the store of a URL whose scheme is "cache+"
+// and the store's scheme (whose adapter package must be imported), as
+// repo.Open("cache+postgres://…") does. The cache's options are query
+// parameters starting with "cache.", taken out before the store's URL is
+// opened:
+//
+//	cache.size=N          L1 records (Options.Size)
+//	cache.ttl=D           L1 time to live (Options.TTL), a duration such as 30s
+//	cache.l2=URL          Redis URL of the L2 (redis://, rediss://, redis+cluster://h1,h2)
+//	cache.l2_ttl=D        L2 time to live
+//	cache.bus=URL         invalidation bus: a Redis URL (pub/sub) or a
+//	                      postgres:// URL (LISTEN/NOTIFY)
+//	cache.namespace=NAME  Options.Namespace
+//	cache.node=NAME       Options.Node
+//	cache.negative=D      cache "not found" for D
+//	cache.queries=D       cache query results for D
+//	cache.max_rows=N      largest query result cached
+//
+// The L2 client and the bus opened here are closed with the adapter.
+func open(ctx context.Context, u *url.URL, inner driver.Opener) (driver.Adapter, error) {
+	return openURL(ctx, u, inner)
+}
+
+func openURL(ctx context.Context, u *url.URL, inner driver.Opener) (_ *Adapter, err error) {
+	scheme, ok := strings.CutPrefix(u.Scheme, "cache+")
+	if !ok || scheme == "" {
+		return nil, fmt.Errorf("%w: cache: URL scheme %q does not start with cache+", driver.ErrInvalid, u.Scheme)
+	}
+	q := u.Query()
+	opts, l2URL, busURL, err := takeOptions(q)
+	if err != nil {
+		return nil, err
+	}
+	storeURL := *u
+	storeURL.Scheme = scheme
+	storeURL.RawQuery = q.Encode()
+
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+		}
+	}()
+	if l2URL != "" {
+		rdb, err := redisurl.Parse(l2URL)
+		if err != nil {
+			return nil, fmt.Errorf("%w: cache: cache.l2: %v", driver.ErrInvalid, err)
+		}
+		closers = append(closers, rdb.Close)
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("cache: cache.l2: %w", err)
+		}
+		opts.L2 = rdb
+	}
+	if busURL != "" {
+		bus, err := openBus(ctx, busURL)
+		if err != nil {
+			return nil, fmt.Errorf("cache: cache.bus: %w", err)
+		}
+		closers = append(closers, bus.Close)
+		opts.Bus = bus
+	}
+	store, err := inner(ctx, &storeURL)
+	if err != nil {
+		return nil, err
+	}
+	a, err := New(store, opts)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.owned = closers
+	return a, nil
+}
+
+// openBus opens the bus a URL names.
+func openBus(ctx context.Context, rawURL string) (pubsub.Bus, error) {
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	switch scheme {
+	case "postgres", "postgresql":
+		return pgpubsub.New(ctx, rawURL, pgpubsub.Options{})
+	}
+	for _, s := range redisurl.Schemes {
+		if s == scheme {
+			return redispubsub.Open(ctx, rawURL, redispubsub.Options{})
+		}
+	}
+	return nil, fmt.Errorf("%w: unknown bus URL scheme %q (want a Redis or postgres URL)", driver.ErrInvalid, scheme)
+}
+
+// takeOptions takes the cache's parameters out of q.
+func takeOptions(q url.Values) (o Options, l2URL, busURL string, err error) {
+	var errs []error
+	take := func(name string) string {
+		v := q.Get(name)
+		q.Del(name)
+		return v
+	}
+	count := func(name string, p *int) {
+		if v := take(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q is not a positive count", name, v))
+			}
+			*p = n
+		}
+	}
+	duration := func(name string, p *time.Duration) {
+		if v := take(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q is not a positive duration", name, v))
+			}
+			*p = d
+		}
+	}
+	count("cache.size", &o.Size)
+	count("cache.max_rows", &o.MaxRows)
+	duration("cache.ttl", &o.TTL)
+	duration("cache.l2_ttl", &o.L2TTL)
+	duration("cache.negative", &o.Negative)
+	duration("cache.queries", &o.QueryTTL)
+	o.Queries = o.QueryTTL > 0
+	o.Namespace = take("cache.namespace")
+	o.Node = take("cache.node")
+	l2URL, busURL = take("cache.l2"), take("cache.bus")
+	for name := range q {
+		if strings.HasPrefix(name, "cache.") {
+			errs = append(errs, fmt.Errorf("unknown parameter %s", name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, "", "", fmt.Errorf("%w: cache: %v", driver.ErrInvalid, err)
+	}
+	return o, l2URL, busURL, nil
+}

@@ -26,6 +26,9 @@ const (
 	DefaultQueryTTL = 5 * time.Second
 	DefaultMaxRows  = 1000
 	defaultLease    = 5 * time.Second // how long a loader owns an L2 key
+	// subscribeTimeout bounds New's wait for the bus to confirm its
+	// subscription.
+	subscribeTimeout = 10 * time.Second
 )
 
 // Options configure an [Adapter]. The zero value is an L1 of
@@ -55,18 +58,20 @@ type Options struct {
 	// Namespace separates caches of different stores that share an L2 or
 	// a bus ("" is "default"); give every store its own.
 	Namespace string
-	// Node names this node in invalidations; "" draws a random one.
+	// Node names this node in invalidations (for logs); a random suffix
+	// makes it unique.
 	Node string
 
-	// Negative, when > 0, caches "not found" for that long, so that
-	// repeated reads of a missing key do not reach the store. Inserts
-	// invalidate it like any write.
+	// Negative, when > 0, caches "not found" for that long (at most TTL
+	// in L1), so that repeated reads of a missing key do not reach the
+	// store. Inserts invalidate it like any write.
 	Negative time.Duration
 
 	// Queries, when true, caches the results of queries, counts and
 	// aggregates in L1 until any write to their collection (on any node)
-	// or QueryTTL, whichever comes first. Results of more than MaxRows
-	// records are not cached.
+	// or QueryTTL (at most TTL), whichever comes first. Results of more
+	// than MaxRows records are not cached; the query cache holds up to
+	// Size records of results, besides the Size records of L1.
 	Queries  bool
 	QueryTTL time.Duration // 0: DefaultQueryTTL
 	MaxRows  int           // 0: DefaultMaxRows
@@ -93,6 +98,9 @@ type Adapter struct {
 
 	colls    sync.Map      // collection name → *collState
 	flushGen atomic.Uint64 // bumped by a flush of everything
+	global   atomic.Uint64 // the namespace's L2 epoch counter, as last seen
+	// maxMessage is the largest invalidation the bus takes.
+	maxMessage int
 	// degraded is set while the bus has lost its connection: reads then
 	// bypass L1, which cannot hear invalidations.
 	degraded atomic.Bool
@@ -115,10 +123,12 @@ type collState struct {
 	qgen atomic.Uint64
 	// epoch is the highest L2 epoch of the collection this node knows;
 	// L2 entries written under an older one are misses. loaded reports
-	// whether it was read from L2 since the last bus reset.
-	epoch  atomic.Uint64
-	loaded atomic.Bool
-	mu     sync.Mutex // serializes loading epoch
+	// whether it is worth trusting: it was read from L2 at epochAt (unix
+	// nanoseconds), and no bus reset or flush message came since.
+	epoch   atomic.Uint64
+	loaded  atomic.Bool
+	epochAt atomic.Int64
+	reading chan struct{} // a one-slot semaphore: one epoch read at a time
 }
 
 // New returns a cache over inner. The adapter takes inner over: Close
@@ -143,6 +153,8 @@ func New(inner driver.Adapter, opts Options) (*Adapter, error) {
 	if opts.QueryTTL == 0 {
 		opts.QueryTTL = DefaultQueryTTL
 	}
+	opts.QueryTTL = min(opts.QueryTTL, opts.TTL) // the staleness bound is TTL
+	opts.Negative = min(opts.Negative, opts.TTL)
 	if opts.MaxRows == 0 {
 		opts.MaxRows = DefaultMaxRows
 	}
@@ -152,12 +164,17 @@ func New(inner driver.Adapter, opts Options) (*Adapter, error) {
 	if !driver.IsIdentifier(opts.Namespace) {
 		return nil, fmt.Errorf("%w: cache: namespace %q is not an identifier", driver.ErrInvalid, opts.Namespace)
 	}
+	// The node's name in invalidations gets a random suffix: two adapters
+	// given one name (two processes on one host) must still hear each
+	// other's.
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
 	if opts.Node == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		opts.Node = hex.EncodeToString(b[:])
+		opts.Node = "node"
 	}
-	a := &Adapter{inner: inner, opts: opts, log: opts.Logger, topic: "cache." + opts.Namespace, node: opts.Node, bus: opts.Bus}
+	opts.Node += "-" + hex.EncodeToString(suffix[:])
+	a := &Adapter{inner: inner, opts: opts, log: opts.Logger, topic: "cache." + opts.Namespace, node: opts.Node, bus: opts.Bus,
+		maxMessage: maxMessage}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -174,11 +191,16 @@ func New(inner driver.Adapter, opts Options) (*Adapter, error) {
 		a.l2 = newL2(opts.L2, opts.Namespace)
 	}
 	if a.bus != nil {
-		cancel, err := a.bus.Subscribe(context.Background(), a.topic, a.receive)
+		if m, ok := a.bus.(interface{ MaxMessage() int }); ok {
+			a.maxMessage = min(a.maxMessage, m.MaxMessage())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+		defer cancel()
+		cancelSub, err := a.bus.Subscribe(ctx, a.topic, a.receive)
 		if err != nil {
 			return nil, fmt.Errorf("cache: subscribe to invalidations: %w", err)
 		}
-		a.unsubscribe = cancel
+		a.unsubscribe = cancelSub
 	}
 	return a, nil
 }
@@ -230,7 +252,7 @@ func (a *Adapter) coll(name string) *collState {
 	if cs, ok := a.colls.Load(name); ok {
 		return cs.(*collState)
 	}
-	cs, _ := a.colls.LoadOrStore(name, new(collState))
+	cs, _ := a.colls.LoadOrStore(name, &collState{reading: make(chan struct{}, 1)})
 	return cs.(*collState)
 }
 

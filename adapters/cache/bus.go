@@ -18,7 +18,8 @@ import (
 //	seq            the sender's sequence number of the message: the version
 //	               of its invalidation stream
 //	coll           the collection ("" for 'a')
-//	epoch          the collection's new L2 epoch ('f'; 0 without L2)
+//	epoch          the collection's new L2 epoch ('f') or the namespace's
+//	               ('a'); 0 without L2
 //	n, keys        for 'k': n keys, each 's' and a string or 'i' and a
 //	               zigzag varint
 //
@@ -30,9 +31,10 @@ const (
 	msgFlush    = 'f'
 	msgFlushAll = 'a'
 	msgMagic    = "SC1"
-	// maxMessage keeps a message within every bus's limit (PostgreSQL's
-	// NOTIFY takes under 8000 bytes of text, base64 in the bus); a write
-	// whose keys do not fit sends a flush of the collection instead.
+	// maxMessage keeps a message within the limit of every bus (PostgreSQL's
+	// NOTIFY takes under 8000 bytes of text, base64 in the bus) and of the
+	// adapter's bus if it says a smaller one; a write whose keys do not
+	// fit sends a flush of the collection instead.
 	maxMessage = 5000
 )
 
@@ -179,7 +181,7 @@ func (a *Adapter) publish(ctx context.Context, m message) {
 	m.origin = a.node
 	m.seq = a.seq.Add(1)
 	b := m.encode()
-	if len(b) > maxMessage && m.kind == msgKeys {
+	if len(b) > a.maxMessage && m.kind == msgKeys {
 		m.kind, m.keys = msgFlush, nil
 		if a.l2 != nil {
 			m.epoch = a.coll(m.coll).epoch.Load()
@@ -188,7 +190,7 @@ func (a *Adapter) publish(ctx context.Context, m message) {
 	}
 	if err := a.bus.Publish(ctx, a.topic, b); err != nil {
 		a.stats.busErrors.Add(1)
-		a.log.Warn("strata cache: publishing an invalidation failed; other nodes may read stale records until their L1 TTL",
+		a.log.Warn("strata cache: publishing an invalidation failed; other nodes may read stale records for up to their L1 TTL",
 			"collection", m.coll, "error", err)
 		return
 	}
@@ -208,10 +210,7 @@ func (a *Adapter) receive(ev pubsub.Event) {
 		// Some may have been missed: start afresh, and read the L2
 		// epochs again, which may have moved meanwhile.
 		a.flushLocal()
-		a.colls.Range(func(_, v any) bool {
-			v.(*collState).loaded.Store(false)
-			return true
-		})
+		a.forgetEpochs()
 		a.degraded.Store(false)
 		return
 	case pubsub.Message:
@@ -240,14 +239,11 @@ func (a *Adapter) receive(ev pubsub.Event) {
 		}
 	case msgFlush:
 		cs := a.coll(m.coll)
+		cs.loaded.Store(false) // read the new epoch from L2
 		cs.gen.Add(1)
 		cs.qgen.Add(1)
-		a.learnEpoch(cs, m.epoch)
 	case msgFlushAll:
 		a.flushLocal()
-		a.colls.Range(func(_, v any) bool {
-			v.(*collState).loaded.Store(false)
-			return true
-		})
+		a.raiseGlobal(m.epoch)
 	}
 }

@@ -359,4 +359,12 @@ func TestOpenOptions(t *testing.T) {
 	r, err := repo.Open(t.Context(), "cache+memory://?cache.size=10&cache.ttl=1s&cache.negative=1s&cache.queries=1s&cache.max_rows=5")
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
+	// A cluster URL needs no escaping of its '+'; the store keeps its own
+	// parameters as they were written.
+	cluster := testservers.RedisClusterURL(t)
+	r, err = repo.Open(t.Context(), "cache+sqlite://"+t.TempDir()+"/o.db?cache.l2="+cluster+"&cache.bus="+cluster+"&_pragma=foreign_keys(1)")
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	_, err = repo.Open(t.Context(), "cache+memory://?cache.ttl=1s&cache.ttl=2s")
+	require.ErrorIs(t, err, repo.ErrInvalid, "a parameter given twice")
 }

@@ -39,30 +39,38 @@
 // not written into the tiers: without a version to compare, a cache
 // cannot tell which of two racing writes' records is the newer.
 //
-// L2 stays coherent by itself: a write deletes the key, and a load fills
-// L2 only if it still holds the lease it took before reading the store, so
-// a write racing a load keeps the load's older record out (the leases of
-// Facebook's memcache). DeleteAll and migrations, which do not know their
-// keys, flush whole collections: locally by a generation number, in L2 by
-// an epoch (a counter key every cached value is stamped with), and on the
-// other nodes by a flush message.
+// A write deletes its keys from L2 before it drops them from L1, and a
+// load fills L2 only if it still holds the lease it took before reading
+// the store, so a write racing a load keeps the load's older record out
+// (the leases of Facebook's memcache); a load that will not fill releases
+// its lease. DeleteAll and migrations, which do not know their keys,
+// flush whole collections: locally by a generation number, in L2 by an
+// epoch — a counter key per collection plus one for the namespace (an
+// Exec migration, whose effect is unknown, raises that one), stamped on
+// every cached value, that only goes up (a bump takes at least the
+// server's clock in milliseconds, so an evicted or lost counter does not
+// bring old values back) — and on the other nodes by a flush message.
+// Each node reads the epochs again every half L1 TTL, so a flush whose
+// message was lost still reaches it within the TTL.
 //
 // The bound. After a write is acknowledged, another node may still serve
 // the old record from its L1 for as long as the bus takes to deliver the
-// invalidation — typically well under a millisecond on a LAN. Pub/sub is
+// invalidation — well under a millisecond on a LAN. Pub/sub is
 // at-most-once: when a node's bus connection fails, the bus reports it
 // (pubsub.Lost) and the node stops reading L1 (every Get goes to L2 or
-// the store) until the bus has reconnected (pubsub.Reset), when it drops
-// its whole L1 and reads the L2 epochs again. Only a failure the bus has
-// not noticed yet (a silently dead connection, noticed at the bus's next
-// health check) can leave a node stale longer, and never longer than
-// Options.TTL, after which every L1 record is reloaded. So: stale reads
-// end within the bus's delivery time while the bus works, and within
-// Options.TTL whatever happens to it. A write whose L2 delete fails (Redis
-// down) may leave L2 stale for Options.L2TTL; such failures are logged and
-// counted (Stats.L2Errors). On an AP store, whose replicas converge
-// after a partition without any write through the cache, a node's L1 may
-// hold a pre-convergence record for up to Options.TTL.
+// the store, reading the L2 epochs afresh) until the bus has reconnected
+// (pubsub.Reset), when it drops its whole L1 and reads the L2 epochs
+// again. Only a failure the bus has not noticed yet (a silently dead
+// connection, noticed at the bus's next health check) can leave a node
+// stale longer, and never longer than Options.TTL, after which every L1
+// record is reloaded; negative entries and query results live at most
+// Options.TTL too. So: stale reads end within the bus's delivery time
+// while the bus works, and within Options.TTL whatever happens to it. A
+// write whose L2 delete fails (Redis down) may leave L2 stale for
+// Options.L2TTL; such failures are logged and counted (Stats.L2Errors).
+// On an AP store, whose replicas converge after a partition without any
+// write through the cache, a node's L1 may hold a pre-convergence record
+// for up to Options.TTL.
 //
 // Without a bus, the adapter assumes it is the only node writing the
 // store; writes that bypass it (another process, Unwrap, raw statements)

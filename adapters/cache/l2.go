@@ -28,8 +28,11 @@ import (
 // holds the lease, so a write that deletes the key while the load runs
 // (and with it the lease) keeps the stale value out — memcached's leases,
 // as Facebook's "Scaling Memcache" describes them. The epoch is the
-// collection's L2 epoch (a counter key, bumped by DeleteAll and
-// migrations); values of older epochs are misses.
+// collection's L2 epoch: the sum of its counter key (raised by DeleteAll
+// and migrations) and the namespace's (raised by a flush of everything);
+// values of older epochs are misses. Counters only go up (see bump), and
+// nodes read them again every half L1 TTL, so a flush whose message was
+// lost still reaches every node within the L1 TTL.
 
 // getScript returns {1, value} on a hit, {0, ""} when another node holds
 // the lease, and {2, ""} when it took the lease for the caller.
@@ -136,19 +139,70 @@ func (l *l2) del(ctx context.Context, keys []l1Key) error {
 	return err
 }
 
-// epoch reads the collection's epoch.
-func (l *l2) epoch(ctx context.Context, coll string) (uint64, error) {
-	n, err := l.rdb.Get(ctx, l.epochKey(coll)).Uint64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
+// epoch reads the collection's epoch counter and the namespace's (raised
+// by a flush of everything); the collection's effective epoch is their
+// sum.
+func (l *l2) epoch(ctx context.Context, coll string) (own, all uint64, err error) {
+	var ownCmd, allCmd *redis.StringCmd
+	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ownCmd = p.Get(ctx, l.epochKey(coll))
+		allCmd = p.Get(ctx, l.epochKey(allCollections))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, 0, err
 	}
-	return n, err
+	counter := func(c *redis.StringCmd) (uint64, error) {
+		n, err := c.Uint64()
+		if errors.Is(err, redis.Nil) {
+			return 0, nil
+		}
+		return n, err
+	}
+	if own, err = counter(ownCmd); err != nil {
+		return 0, 0, err
+	}
+	all, err = counter(allCmd)
+	return own, all, err
 }
 
-// bump increments the collection's epoch and returns it.
-func (l *l2) bump(ctx context.Context, coll string) (uint64, error) {
-	n, err := l.rdb.Incr(ctx, l.epochKey(coll)).Result()
+// allCollections names the namespace's own epoch counter (not an
+// identifier, so no collection's).
+const allCollections = "*"
+
+// bumpScript raises an epoch counter to at least the caller's known
+// epoch plus one and the server's clock in milliseconds, so that it never
+// goes back, even if the counter key was evicted or lost in a failover.
+var bumpScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1]) + 1
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ms > floor then floor = ms end
+if n < floor then
+  n = floor
+  redis.call('SET', KEYS[1], string.format('%d', n))
+end
+return n
+`)
+
+// bump raises the epoch counter of a collection (or of allCollections)
+// above known, and returns it.
+func (l *l2) bump(ctx context.Context, coll string, known uint64) (uint64, error) {
+	n, err := bumpScript.Run(ctx, l.rdb, []string{l.epochKey(coll)}, known).Int64()
 	return uint64(n), err
+}
+
+// releaseScript drops the caller's lease if it still holds it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == 'L' .. ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// release drops the lease token holds on k, when the load will not fill
+// it (so that other nodes need not wait for the lease to expire).
+func (l *l2) release(ctx context.Context, k l1Key, token string) error {
+	return releaseScript.Run(ctx, l.rdb, []string{l.key(k)}, token).Err()
 }
 
 // newToken returns a lease token.
@@ -267,13 +321,20 @@ func decodeEntry(c *driver.Collection, v string) (entry, uint64, error) {
 	return entry{rec: rec}, epoch, nil
 }
 
-// shape hashes the names, kinds and nullability of c's fields, so that a
-// value cached for one shape is never decoded as another.
+// shape hashes the names, kinds, widths, signedness and nullability of
+// c's fields, so that a value cached for one shape is never decoded as
+// another.
 func shape(c *driver.Collection) uint64 {
 	h := fnv.New64a()
+	b2i := func(b bool) byte {
+		if b {
+			return 1
+		}
+		return 0
+	}
 	for _, f := range c.Fields {
 		h.Write([]byte(f.Name))
-		h.Write([]byte{0, byte(f.Kind), byte(f.Bits)})
+		h.Write([]byte{0, byte(f.Kind), byte(f.Bits), b2i(f.Unsigned), b2i(f.Nullable)})
 	}
 	return h.Sum64()
 }

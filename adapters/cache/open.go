@@ -37,7 +37,10 @@ func init() { repo.RegisterWrapper("cache", open) }
 //	cache.queries=D       cache query results for D
 //	cache.max_rows=N      largest query result cached
 //
-// The L2 client and the bus opened here are closed with the adapter.
+// Values are percent-decoded except that '+' stays '+', so Redis Cluster
+// URLs need no escaping; a value holding '&', '#' or '%' must be
+// percent-encoded. The L2 client and the bus opened here are closed with
+// the adapter.
 func open(ctx context.Context, u *url.URL, inner driver.Opener) (driver.Adapter, error) {
 	return openURL(ctx, u, inner)
 }
@@ -47,14 +50,17 @@ func openURL(ctx context.Context, u *url.URL, inner driver.Opener) (_ *Adapter, 
 	if !ok || scheme == "" {
 		return nil, fmt.Errorf("%w: cache: URL scheme %q does not start with cache+", driver.ErrInvalid, u.Scheme)
 	}
-	q := u.Query()
+	q, rest, err := splitQuery(u.RawQuery)
+	if err != nil {
+		return nil, err
+	}
 	opts, l2URL, busURL, err := takeOptions(q)
 	if err != nil {
 		return nil, err
 	}
 	storeURL := *u
 	storeURL.Scheme = scheme
-	storeURL.RawQuery = q.Encode()
+	storeURL.RawQuery = rest // the store's parameters, untouched
 
 	var closers []func() error
 	defer func() {
@@ -109,6 +115,35 @@ func openBus(ctx context.Context, rawURL string) (pubsub.Bus, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: unknown bus URL scheme %q (want a Redis or postgres URL)", driver.ErrInvalid, scheme)
+}
+
+// splitQuery takes the cache's parameters ("cache.*") out of a raw
+// query, returning them and the rest. Their values are unescaped as paths
+// are, so that a '+' stays a '+' (as in cache.l2=redis+cluster://…); a
+// value holding '&' or '#' must be percent-encoded.
+func splitQuery(raw string) (url.Values, string, error) {
+	opts := url.Values{}
+	var rest []string
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil || !strings.HasPrefix(name, "cache.") {
+			rest = append(rest, part)
+			continue
+		}
+		val, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: cache: %s: %v", driver.ErrInvalid, name, err)
+		}
+		if opts.Has(name) {
+			return nil, "", fmt.Errorf("%w: cache: %s given twice", driver.ErrInvalid, name)
+		}
+		opts.Set(name, val)
+	}
+	return opts, strings.Join(rest, "&"), nil
 }
 
 // takeOptions takes the cache's parameters out of q.

@@ -35,24 +35,29 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 	if c == nil {
 		return a.inner.Get(ctx, c, key)
 	}
+	if err := ctx.Err(); err != nil {
+		return driver.Record{}, fmt.Errorf("cache: get %s: %w", c.Name, err)
+	}
 	k, ok := keyOf(c.Name, key)
 	if !ok {
 		return a.inner.Get(ctx, c, key) // the store reports the bad key
 	}
+	cs := a.coll(c.Name)
 	if a.degraded.Load() {
 		a.stats.bypassed.Add(1)
-		e, src, err := a.load(ctx, c, a.coll(c.Name), k, key)
+		e, src, err := a.load(ctx, c, cs, k, key)
 		return a.result(ctx, c, key, e, src, err)
 	}
+	flush := a.flushGen.Load()
+	gen := cs.gen.Load()
 	if e, ok := a.l1.GetIfPresent(k); ok {
-		if e.fresh(a.flushGen.Load()) {
+		if e.fresh(flush) {
 			a.stats.l1Hits.Add(1)
 			return a.result(ctx, c, key, e, SourceL1, nil)
 		}
 		a.l1.Invalidate(k) // loaded before a flush
 	}
 	a.stats.l1Misses.Add(1)
-	cs := a.coll(c.Name)
 	src := SourceL1 // unless this call runs the load
 	e, err := a.l1.Get(ctx, k, otter.LoaderFunc[l1Key, entry](func(ctx context.Context, k l1Key) (entry, error) {
 		gen, flush := cs.gen.Load(), a.flushGen.Load()
@@ -67,8 +72,16 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 		e.cs, e.gen, e.flush = cs, gen, flush
 		return e, nil
 	}))
-	if errors.Is(err, otter.ErrNotFound) {
+	switch {
+	case errors.Is(err, otter.ErrNotFound):
 		e, err = entry{missing: true}, nil
+	case err == nil && (e.gen < gen || e.flush < flush):
+		// This call joined a load that began before a flush this call
+		// began after (otter does not cancel loads on a flush): its
+		// record may predate the flush. Read it afresh, uncached.
+		var from string
+		e, from, err = a.load(ctx, c, cs, k, key)
+		src = from
 	}
 	return a.result(ctx, c, key, e, src, err)
 }
@@ -94,13 +107,11 @@ func (a *Adapter) load(ctx context.Context, c *driver.Collection, cs *collState,
 		e, err := a.fromStore(ctx, c, key)
 		return e, SourceStore, err
 	}
-	if a.degraded.Load() {
-		// Flushes announced on the bus may be missed meanwhile: read the
-		// collection's epoch from L2 every time.
-		cs.loaded.Store(false)
-	}
 	epoch, err := a.epochOf(ctx, cs, c.Name)
 	if err != nil {
+		if ctx.Err() != nil {
+			return entry{}, "", fmt.Errorf("cache: get %s %v: %w", c.Name, key, ctx.Err())
+		}
 		a.l2Failed("read epoch", err)
 		e, err := a.fromStore(ctx, c, key)
 		return e, SourceStore, err
@@ -133,9 +144,7 @@ func (a *Adapter) load(ctx context.Context, c *driver.Collection, cs *collState,
 		case l2Lease:
 			a.stats.l2Misses.Add(1)
 			e, err := a.fromStore(ctx, c, key)
-			if err == nil && (!e.missing || a.opts.Negative > 0) {
-				a.fillL2(ctx, c, k, token, e, epoch)
-			}
+			a.settleLease(ctx, c, k, token, e, err, epoch)
 			return e, SourceStore, err
 		}
 		if try == busyTries {
@@ -164,40 +173,72 @@ func (a *Adapter) fromStore(ctx context.Context, c *driver.Collection, key any) 
 	return entry{rec: rec}, nil
 }
 
-// fillL2 stores a loaded entry in L2, if the lease is still the caller's.
-func (a *Adapter) fillL2(ctx context.Context, c *driver.Collection, k l1Key, token string, e entry, epoch uint64) {
-	v, err := encodeEntry(c, e, epoch)
-	if err == nil {
-		ttl := a.opts.L2TTL
-		if e.missing {
-			ttl = a.opts.Negative
+// settleLease ends a lease the caller took: it fills L2 with what the
+// load found, or releases the lease when there is nothing to fill, so
+// that other nodes need not wait for it to expire. It runs even if the
+// caller's context has ended.
+func (a *Adapter) settleLease(ctx context.Context, c *driver.Collection, k l1Key, token string, e entry, loadErr error, epoch uint64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
+	defer cancel()
+	var err error
+	if loadErr == nil && (!e.missing || a.opts.Negative > 0) {
+		var v string
+		if v, err = encodeEntry(c, e, epoch); err == nil {
+			ttl := a.opts.L2TTL
+			if e.missing {
+				ttl = a.opts.Negative
+			}
+			err = a.l2.fill(ctx, k, token, v, ttl)
 		}
-		err = a.l2.fill(ctx, k, token, v, ttl)
+	} else {
+		err = a.l2.release(ctx, k, token)
 	}
 	if err != nil {
 		a.l2Failed("fill", err)
 	}
 }
 
-// epochOf returns the collection's L2 epoch, reading it once after each
-// bus reset.
+// epochOf returns the collection's L2 epoch as this node knows it,
+// reading it from L2 when it is older than half the L1 TTL (so that a
+// flush whose message was lost reaches this node within the TTL), or
+// older than degradedEpochAge while the bus is down.
 func (a *Adapter) epochOf(ctx context.Context, cs *collState, name string) (uint64, error) {
-	if cs.loaded.Load() {
+	maxAge := a.opts.TTL / 2
+	if a.degraded.Load() {
+		maxAge = min(maxAge, degradedEpochAge)
+	}
+	current := func() bool {
+		return cs.loaded.Load() && time.Since(time.Unix(0, cs.epochAt.Load())) < maxAge
+	}
+	if current() {
 		return cs.epoch.Load(), nil
 	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.loaded.Load() {
+	select {
+	case cs.reading <- struct{}{}:
+		defer func() { <-cs.reading }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	if current() {
 		return cs.epoch.Load(), nil
 	}
-	e, err := a.l2.epoch(ctx, name)
+	at := time.Now()
+	own, all, err := a.l2.epoch(ctx, name)
 	if err != nil {
 		return 0, err
 	}
-	a.learnEpoch(cs, e)
+	if all > a.global.Load() {
+		a.raiseGlobal(all)
+	}
+	a.learnEpoch(cs, own+all)
+	cs.epochAt.Store(at.UnixNano())
 	cs.loaded.Store(true)
 	return cs.epoch.Load(), nil
 }
+
+// degradedEpochAge is how long a node trusts an epoch it read while its
+// bus is down.
+const degradedEpochAge = 50 * time.Millisecond
 
 // learnEpoch raises the known epoch of a collection to e. A node that
 // learns of a newer epoch than it knew (it missed a flush on the bus)
@@ -209,10 +250,8 @@ func (a *Adapter) learnEpoch(cs *collState, e uint64) {
 			return
 		}
 		if cs.epoch.CompareAndSwap(old, e) {
-			if cs.loaded.Load() {
-				cs.gen.Add(1)
-				cs.qgen.Add(1)
-			}
+			cs.gen.Add(1)
+			cs.qgen.Add(1)
 			return
 		}
 	}
@@ -227,17 +266,31 @@ func (a *Adapter) l2Failed(op string, err error) {
 // Query returns the records q selects, from the query cache when it holds
 // the result of the same query since the last write to the collection.
 func (a *Adapter) Query(ctx context.Context, c *driver.Collection, q *driver.Query) iter.Seq2[driver.Record, error] {
-	fp, ok := a.queryKey(c, q, "q")
-	if !ok {
+	if a.queries == nil {
 		return a.inner.Query(ctx, c, q)
 	}
 	return func(yield func(driver.Record, error) bool) {
+		// The key is taken when the query runs, not when it is built.
+		fp, ok := a.queryKey(c, q, "q")
+		if !ok {
+			for rec, err := range a.inner.Query(ctx, c, q) {
+				if !yield(rec, err) {
+					return
+				}
+			}
+			return
+		}
+		ci := driver.CallInfoFrom(ctx)
 		if e, ok := a.queries.GetIfPresent(fp); ok {
 			a.stats.queryHits.Add(1)
-			if ci := driver.CallInfoFrom(ctx); ci != nil {
+			if ci != nil {
 				ci.Source = SourceL1
 			}
 			for _, rec := range e.recs {
+				if err := ctx.Err(); err != nil {
+					yield(driver.Record{}, fmt.Errorf("cache: query %s: %w", c.Name, err))
+					return
+				}
 				if !yield(copyRecord(rec), nil) {
 					return
 				}
@@ -245,7 +298,7 @@ func (a *Adapter) Query(ctx context.Context, c *driver.Collection, q *driver.Que
 			return
 		}
 		a.stats.queryMisses.Add(1)
-		if ci := driver.CallInfoFrom(ctx); ci != nil {
+		if ci != nil {
 			ci.Source = SourceStore
 		}
 		recs, keep := []driver.Record{}, true
@@ -298,6 +351,9 @@ func (a *Adapter) Aggregate(ctx context.Context, c *driver.Collection, q *driver
 // cachedValue returns the cached value under fp, or computes and caches
 // it.
 func (a *Adapter) cachedValue(ctx context.Context, fp string, compute func() (any, error)) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	ci := driver.CallInfoFrom(ctx)
 	if e, ok := a.queries.GetIfPresent(fp); ok {
 		a.stats.queryHits.Add(1)

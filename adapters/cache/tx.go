@@ -164,7 +164,6 @@ func (t *Tx) Commit() error {
 	err := t.inner.Commit()
 	if t.flushAll {
 		t.a.flushAll(t.ctx)
-		return err
 	}
 	for coll, keys := range t.keys {
 		if !t.flushes[coll] {

@@ -104,21 +104,24 @@ func recordKeys(c *driver.Collection, recs []driver.Record) []any {
 	return keys
 }
 
-// invalidate drops the keys of a collection from L1 and L2 and tells the
-// other nodes. Failures are logged and counted, not returned: the write
-// they follow has happened, and the staleness they may leave is bounded
-// by the TTLs (see the package doc).
+// invalidate drops the keys of a collection from L2 and L1 and tells the
+// other nodes — in that order: a Get on this node between the L1 and the
+// L2 deletes would put L2's old record back into L1, where no message
+// (a node ignores its own) would drop it again. Failures are logged and
+// counted, not returned: the write they follow has happened, and the
+// staleness they may leave is bounded by the TTLs (see the package doc).
 func (a *Adapter) invalidate(ctx context.Context, coll string, keys []any) {
 	cs := a.coll(coll)
-	cs.qgen.Add(1)
 	l1keys := make([]l1Key, 0, len(keys))
+	seen := make(map[l1Key]bool, len(keys))
 	for _, key := range keys {
-		if k, ok := keyOf(coll, key); ok {
+		if k, ok := keyOf(coll, key); ok && !seen[k] {
+			seen[k] = true
 			l1keys = append(l1keys, k)
-			a.l1.Invalidate(k)
 		}
 	}
 	if len(l1keys) == 0 {
+		cs.qgen.Add(1)
 		return
 	}
 	a.stats.invalidations.Add(uint64(len(l1keys)))
@@ -138,6 +141,10 @@ func (a *Adapter) invalidate(ctx context.Context, coll string, keys []any) {
 			a.log.Warn("strata cache: L2 delete failed; the keys stay stale in L2 until they expire", "collection", coll, "error", err)
 		}
 	}
+	for _, k := range l1keys {
+		a.l1.Invalidate(k)
+	}
+	cs.qgen.Add(1)
 	a.publish(ctx, message{kind: msgKeys, coll: coll, keys: l1keys})
 }
 
@@ -153,36 +160,64 @@ func (a *Adapter) flush(ctx context.Context, colls []string) {
 	defer cancel()
 	for _, name := range colls {
 		cs := a.coll(name)
-		cs.gen.Add(1)
-		cs.qgen.Add(1)
-		a.stats.flushes.Add(1)
 		var epoch uint64
 		if a.l2 != nil {
-			e, err := a.l2.bump(ctx, name)
+			e, err := a.l2.bump(ctx, name, cs.epoch.Load())
 			if err != nil {
 				a.stats.l2Errors.Add(1)
 				a.log.Warn("strata cache: L2 epoch bump failed; the collection stays stale in L2 until it expires", "collection", name, "error", err)
 			} else {
-				epoch = e
-				a.learnEpoch(cs, e)
+				epoch = e + a.global.Load()
+				a.learnEpoch(cs, epoch)
 			}
 		}
+		cs.gen.Add(1)
+		cs.qgen.Add(1)
+		a.stats.flushes.Add(1)
 		a.publish(ctx, message{kind: msgFlush, coll: name, epoch: epoch})
 	}
 }
 
-// flushAll drops everything from every node's cache.
+// flushAll drops everything from every node's cache: the namespace's L2
+// epoch goes up (every collection's with it, including those this node
+// never touched), this node's L1 is dropped, and a message tells the
+// others.
 func (a *Adapter) flushAll(ctx context.Context) {
-	var names []string
-	a.colls.Range(func(k, _ any) bool {
-		names = append(names, k.(string))
-		return true
-	})
-	a.flush(ctx, names)
-	a.flushLocal()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
 	defer cancel()
-	a.publish(ctx, message{kind: msgFlushAll})
+	var epoch uint64
+	if a.l2 != nil {
+		e, err := a.l2.bump(ctx, allCollections, a.global.Load())
+		if err != nil {
+			a.stats.l2Errors.Add(1)
+			a.log.Warn("strata cache: L2 epoch bump failed; L2 stays stale until it expires", "error", err)
+		} else {
+			epoch = e
+			a.raiseGlobal(e)
+		}
+	}
+	a.flushLocal()
+	a.publish(ctx, message{kind: msgFlushAll, epoch: epoch})
+}
+
+// raiseGlobal notes a new namespace epoch: every collection's epoch must
+// be read again.
+func (a *Adapter) raiseGlobal(e uint64) {
+	for {
+		old := a.global.Load()
+		if e <= old || a.global.CompareAndSwap(old, e) {
+			break
+		}
+	}
+	a.forgetEpochs()
+}
+
+// forgetEpochs makes every collection's epoch be read from L2 again.
+func (a *Adapter) forgetEpochs() {
+	a.colls.Range(func(_, v any) bool {
+		v.(*collState).loaded.Store(false)
+		return true
+	})
 }
 
 // flushLocal drops this node's L1 and query cache.

@@ -42,14 +42,12 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 	if !ok {
 		return a.inner.Get(ctx, c, key) // the store reports the bad key
 	}
-	cs := a.coll(c.Name)
 	if a.degraded.Load() {
 		a.stats.bypassed.Add(1)
-		e, src, err := a.load(ctx, c, cs, k, key)
+		e, src, err := a.load(ctx, c, a.coll(c.Name), k, key)
 		return a.result(ctx, c, key, e, src, err)
 	}
 	flush := a.flushGen.Load()
-	gen := cs.gen.Load()
 	if e, ok := a.l1.GetIfPresent(k); ok {
 		if e.fresh(flush) {
 			a.stats.l1Hits.Add(1)
@@ -58,6 +56,8 @@ func (a *Adapter) Get(ctx context.Context, c *driver.Collection, key any) (drive
 		a.l1.Invalidate(k) // loaded before a flush
 	}
 	a.stats.l1Misses.Add(1)
+	cs := a.coll(c.Name)
+	gen := cs.gen.Load()
 	src := SourceL1 // unless this call runs the load
 	e, err := a.l1.Get(ctx, k, otter.LoaderFunc[l1Key, entry](func(ctx context.Context, k l1Key) (entry, error) {
 		gen, flush := cs.gen.Load(), a.flushGen.Load()

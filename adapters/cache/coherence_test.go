@@ -205,11 +205,13 @@ func TestBusConnectionKilled(t *testing.T) {
 	require.Equal(t, uint64(1), ra.Stats().L1Hits)
 
 	for round := int64(2); round <= 4; round++ {
-		var killed int
+		// Kill the reader's subscription until its bus reports the loss
+		// (a kill may find a connection that is already on its way out).
+		resets := ra.Stats().BusResets
 		require.Eventually(t, func() bool {
-			killed = killSubscribers(t, admin, ns+"_r")
-			return killed > 0
-		}, 5*time.Second, 10*time.Millisecond, "no subscriber connection of the reader found")
+			killSubscribers(t, admin, ns+"_r")
+			return ra.Stats().BusResets > resets
+		}, 5*time.Second, 20*time.Millisecond, "the reader's bus never reported a lost connection")
 		err = w.Update(ctx, schema.NewChangeset(&Item{ID: 1}).Put("n", round))
 		require.NoError(t, err)
 		acked := time.Now()

@@ -87,13 +87,6 @@ func (p *Proxy) Restore() {
 	p.refusing = false
 }
 
-// Conns returns the number of connections open through the proxy.
-func (p *Proxy) Conns() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.links)
-}
-
 func (p *Proxy) close() {
 	p.mu.Lock()
 	p.closed = true

@@ -38,7 +38,8 @@ type Stats struct {
 	// taken from the bus (a node's own are not received).
 	Published, Received uint64
 	// L2Errors and BusErrors count failures the adapter rode over;
-	// BusResets counts the times the bus lost its connection.
+	// BusResets counts the times the bus said it might have lost messages
+	// (a lost connection, or a subscriber that fell behind).
 	L2Errors, BusErrors, BusResets uint64
 }
 
@@ -80,7 +81,7 @@ func (a *Adapter) Collector(labels prometheus.Labels) prometheus.Collector {
 		flushes: desc("flushes", "Collections or whole L1s dropped at once."),
 		bus:     desc("bus_messages", "Invalidation messages, by direction.", "direction"),
 		errs:    desc("errors", "Failures the cache rode over, by part.", "part"),
-		resets:  desc("bus_resets", "Times the invalidation bus lost its connection."),
+		resets:  desc("bus_resets", "Times the invalidation bus may have lost messages."),
 	}
 }
 

@@ -26,6 +26,12 @@ func (a *Adapter) Insert(ctx context.Context, c *driver.Collection, rec driver.R
 		return driver.Record{}, err
 	}
 	out, err := a.inner.Insert(ctx, c, rec, opts)
+	if c != nil && err != nil && opts.OnConflict != nil && opts.OnConflict.Target != driver.PrimaryKeyConstraint {
+		// An upsert on a unique index that failed (a timeout) may have
+		// updated a record whose key the adapter does not know.
+		a.flush(ctx, []string{c.Name})
+		return out, err
+	}
 	if c != nil {
 		keys := make([]any, 0, 2)
 		if c.Key < len(rec.Values) {
@@ -87,7 +93,7 @@ func (a *Adapter) DeleteAll(ctx context.Context, c *driver.Collection, q *driver
 		return 0, err
 	}
 	n, err := a.inner.DeleteAll(ctx, c, q)
-	if c != nil {
+	if c != nil && (err != nil || n > 0) {
 		a.flush(ctx, []string{c.Name})
 	}
 	return n, err

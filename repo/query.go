@@ -147,8 +147,8 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 		if !f.Kind.Scalar() {
 			return nil, fmt.Errorf("%w: cannot order by %s, a %s field", driver.ErrInvalid, f, f.Kind)
 		}
-		if !f.Indexed && !caps.Has(driver.CapUnindexedFilter) && !q.fullScan {
-			return nil, fmt.Errorf("%w: ordering by %s needs an index on it in this store: tag the field `index`, or call FullScan()",
+		if !f.Indexed && !caps.Has(driver.CapUnindexedFilter) && !q.fullScan && !orderedByIndex(s, dq.Filters, f.Name) {
+			return nil, fmt.Errorf("%w: ordering by %s needs an index on it in this store: tag the field `index` (or make it follow, in a composite index, fields the query binds by equality), or call FullScan()",
 				driver.ErrUnsupported, f)
 		}
 		keyOrdered = keyOrdered || f == s.Key
@@ -202,6 +202,30 @@ func compile(s *schema.Schema, caps driver.Capabilities, q Query, page bool) (*d
 			driver.ErrUnsupported, s.Name())
 	}
 	return dq, nil
+}
+
+// orderedByIndex reports whether some index of s holds field right after
+// fields that filters all bind by equality (as (conversation, pos) orders
+// by pos the records of one conversation), so that the store can read
+// the records in field's order from that index.
+func orderedByIndex(s *schema.Schema, filters []driver.Filter, field string) bool {
+	bound := map[string]bool{}
+	for _, f := range filters {
+		if f.Op == driver.Eq && f.Value != nil {
+			bound[s.Collection.Fields[f.Field].Name] = true
+		}
+	}
+	for _, ix := range s.Collection.Indexes {
+		for _, name := range ix.Fields {
+			if name == field {
+				return true
+			}
+			if !bound[name] {
+				break
+			}
+		}
+	}
+	return false
 }
 
 // selectOnly returns rec with nil (so, once decoded, the zero value) for

@@ -487,3 +487,34 @@ func TestUpdateStructWithNothingToWrite(t *testing.T) {
 	assert.Equal(t, int64(2), stale.Count, "the struct is reloaded")
 	require.ErrorIs(t, r.Update(ctx, &Tally{ID: 42}), repo.ErrNotFound)
 }
+
+// Ranked has a composite index (grp, rank): ordering by rank needs grp
+// bound by equality.
+type Ranked struct {
+	_    struct{} `strata:"table=ranked"`
+	ID   int64
+	Grp  string `strata:"grp,index=by_grp"`
+	Rank int64  `strata:"rank,index=by_grp"`
+	Note string
+}
+
+func TestOrderByCompositeIndex(t *testing.T) {
+	ctx := context.Background()
+	none := newRepo(t, limited{memory.New(), driver.CapUniqueIndexes})
+	for i, g := range []string{"a", "b", "a", "a"} {
+		require.NoError(t, none.Insert(ctx, &Ranked{Grp: g, Rank: int64(10 - i)}))
+	}
+	got, err := repo.All[Ranked](ctx, none, repo.Where("grp", repo.Eq, "a").OrderBy("rank"))
+	require.NoError(t, err, "rank follows grp, which the query binds")
+	require.Len(t, got, 3)
+	require.True(t, got[0].Rank < got[1].Rank && got[1].Rank < got[2].Rank)
+
+	for _, q := range []repo.Query{
+		repo.Where("grp", repo.Gt, "a").OrderBy("rank"), // a range does not fix the prefix
+		repo.Where("grp", repo.Eq, "a").OrderBy("note"), // not in the index
+		repo.Where("grp", repo.Eq, nil).OrderBy("rank"), // NULL is no key
+	} {
+		_, err := repo.All[Ranked](ctx, none, q)
+		require.ErrorIs(t, err, repo.ErrUnsupported, "%v", q)
+	}
+}

@@ -1,0 +1,17 @@
+// Package chat is the chat service of Strata's bundled app: apps and
+// their signing keys, users, conversations and messages, over a Strata
+// repo on any store.
+//
+// An integrating site's backend tells the chat who its user is with a
+// Token it signs with one of its app's keys (ParseToken checks the
+// algorithm, the expiry, the app and the key). A Service finds or
+// creates the user and the conversation from it (Join), stores messages
+// (Send: a retry with the same client message id returns the stored
+// message, never a second one) and reads them back by position (Since,
+// for catching up after a reconnect; History, newest first). See Service
+// for how positions are made gap-free on stores with transactions and
+// read with an overlap window on the others.
+//
+// The HTTP and WebSocket API, presence, moderation and the multi-node
+// fan-out are built on this package in the app's other packages.
+package chat

@@ -1,0 +1,89 @@
+package chat
+
+import (
+	"time"
+
+	"github.com/strata-go/strata/migrate"
+	"github.com/strata-go/strata/schema"
+)
+
+// App is an integrating site: its public key is the id tokens name as
+// their audience.
+type App struct {
+	_    struct{} `strata:"table=chat_apps"`
+	ID   string   `strata:"id,pk,size=128"`
+	Name string   `strata:"name,size=200"`
+	schema.Timestamps
+}
+
+// AppKey is one of an app's signing keys; an app may have several, so
+// that keys can be rotated without downtime, and a disabled key signs
+// nothing the chat accepts.
+type AppKey struct {
+	_       struct{} `strata:"table=chat_app_keys"`
+	ID      string   `strata:"id,pk,size=260"` // app + "/" + key id
+	App     string   `strata:"app,index,size=128"`
+	KeyID   string   `strata:"key_id,size=128"`
+	Secret  []byte   `strata:"secret"`
+	Enabled bool     `strata:"enabled"`
+	schema.Timestamps
+}
+
+// User is a user of an app, found or created from their first token.
+type User struct {
+	_    struct{} `strata:"table=chat_users"`
+	ID   string   `strata:"id,pk,size=260"` // app + "/" + the site's user id
+	App  string   `strata:"app,size=128"`
+	Name string   `strata:"name,size=100"`
+	schema.Timestamps
+}
+
+// Conversation is a conversation of an app. Seq is its position counter,
+// on stores that give one atomically with the message (see Service).
+type Conversation struct {
+	_   struct{} `strata:"table=chat_conversations"`
+	ID  string   `strata:"id,pk,size=260"` // app + "/" + the site's conversation id
+	App string   `strata:"app,size=128"`
+	Seq int64    `strata:"seq,merge=counter"`
+	schema.Timestamps
+}
+
+// Message is one message of a conversation.
+//
+// Its primary key is derived from (app, conversation, user, client message
+// id), so a retried send finds the message the first attempt stored
+// instead of storing it twice, on every store. ID is its snowflake id,
+// Pos its position in the conversation (see Service).
+type Message struct {
+	_            struct{}   `strata:"table=chat_messages"`
+	Key          string     `strata:"key,pk,size=64"`
+	ID           int64      `strata:"sid"`
+	Conversation string     `strata:"conversation,index=by_pos,size=260"`
+	Pos          int64      `strata:"pos,index=by_pos"`
+	User         string     `strata:"user_id,size=260"`
+	Name         string     `strata:"name,size=100"`
+	ClientID     string     `strata:"client_id,size=128"`
+	Text         string     `strata:"text,size=4096"`
+	Hidden       bool       `strata:"hidden"`
+	EditedAt     *time.Time `strata:"edited_at"`
+	schema.Timestamps
+}
+
+// Migrations are the chat's schema, for migrate.New.
+func Migrations() *migrate.Migrations {
+	var ms migrate.Migrations
+	ms.Add(migrate.Migration{Version: 20261124000001, Name: "chat_create", Up: []migrate.Op{
+		migrate.CreateTableFor[App](),
+		migrate.CreateTableFor[AppKey](),
+		migrate.CreateTableFor[User](),
+		migrate.CreateTableFor[Conversation](),
+		migrate.CreateTableFor[Message](),
+	}, Down: []migrate.Op{
+		migrate.DropTableFor[Message](),
+		migrate.DropTableFor[Conversation](),
+		migrate.DropTableFor[User](),
+		migrate.DropTableFor[AppKey](),
+		migrate.DropTableFor[App](),
+	}})
+	return &ms
+}

@@ -12,6 +12,5 @@
 // for how positions are made gap-free on stores with transactions and
 // read with an overlap window on the others.
 //
-// The HTTP and WebSocket API, presence, moderation and the multi-node
-// fan-out are built on this package in the app's other packages.
+// It knows nothing of HTTP, WebSocket or the bus between app nodes.
 package chat

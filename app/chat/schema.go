@@ -69,6 +69,27 @@ type Message struct {
 	schema.Timestamps
 }
 
+// Member is a user's membership of a conversation: their role there, as
+// their last token said, and the last position they read.
+type Member struct {
+	_            struct{} `strata:"table=chat_members"`
+	ID           string   `strata:"id,pk,size=400"` // app + "/" + conversation + "/" + user
+	Conversation string   `strata:"conversation,index,size=260"`
+	User         string   `strata:"user_id,size=260"`
+	Role         Role     `strata:"role,size=16"`
+	LastRead     int64    `strata:"last_read,merge=max"`
+	schema.Timestamps
+}
+
+// Ban keeps a user from posting in a conversation until a time.
+type Ban struct {
+	_     struct{} `strata:"table=chat_bans"`
+	ID    string   `strata:"id,pk,size=400"` // as Member's
+	Until time.Time
+	By    string `strata:"by,size=260"`
+	schema.Timestamps
+}
+
 // Migrations are the chat's schema, for migrate.New.
 func Migrations() *migrate.Migrations {
 	var ms migrate.Migrations
@@ -78,7 +99,11 @@ func Migrations() *migrate.Migrations {
 		migrate.CreateTableFor[User](),
 		migrate.CreateTableFor[Conversation](),
 		migrate.CreateTableFor[Message](),
+		migrate.CreateTableFor[Member](),
+		migrate.CreateTableFor[Ban](),
 	}, Down: []migrate.Op{
+		migrate.DropTableFor[Ban](),
+		migrate.DropTableFor[Member](),
 		migrate.DropTableFor[Message](),
 		migrate.DropTableFor[Conversation](),
 		migrate.DropTableFor[User](),

@@ -119,6 +119,9 @@ func (s *Service) Join(ctx context.Context, tok *Token) error {
 	} else if err != nil {
 		return fmt.Errorf("chat: join: %w", err)
 	}
+	if err := s.joinMember(ctx, tok); err != nil {
+		return fmt.Errorf("chat: join: %w", err)
+	}
 	return nil
 }
 
@@ -142,6 +145,11 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 	}
 	if prev, err := s.existing(ctx, s.r, m.Key); prev != nil || err != nil {
 		return prev, err
+	}
+	if until, err := s.bannedUntil(ctx, tok); err != nil {
+		return nil, fmt.Errorf("chat: send: %w", err)
+	} else if !until.IsZero() {
+		return nil, fmt.Errorf("%w: banned from this conversation until %s", ErrForbidden, until.Format(time.RFC3339))
 	}
 	id, err := s.r.NewID()
 	if err != nil {

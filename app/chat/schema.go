@@ -22,8 +22,8 @@ type App struct {
 type AppKey struct {
 	_       struct{} `strata:"table=chat_app_keys"`
 	ID      string   `strata:"id,pk,size=260"` // app + "/" + key id
-	App     string   `strata:"app,index,size=128"`
-	KeyID   string   `strata:"key_id,size=128"`
+	App     string   `strata:"app,index=by_app,size=128"`
+	KeyID   string   `strata:"key_id,index=by_app,size=128"`
 	Secret  []byte   `strata:"secret"`
 	Enabled bool     `strata:"enabled"`
 	schema.Timestamps

@@ -1,0 +1,113 @@
+package chat
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/strata-go/strata/repo"
+	"github.com/strata-go/strata/schema"
+)
+
+// SecretBytes is the size of a key's secret.
+const SecretBytes = 32
+
+func randomID(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// CreateApp creates an app and its first key, and returns both; the
+// key's secret is for the site's backend, which signs its users' tokens
+// with it.
+func (s *Service) CreateApp(ctx context.Context, name string) (*App, *AppKey, error) {
+	if name == "" || len(name) > 200 {
+		return nil, nil, fmt.Errorf("%w: an app's name is 1–200 characters", ErrInput)
+	}
+	a := &App{ID: randomID("pk_", 12), Name: name}
+	if err := s.r.Insert(ctx, a); err != nil {
+		return nil, nil, fmt.Errorf("chat: create app: %w", err)
+	}
+	k, err := s.AddKey(ctx, a.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, k, nil
+}
+
+// AddKey adds an enabled key to an app, for rotating keys without
+// downtime: add one, move the site to it, disable the old one.
+func (s *Service) AddKey(ctx context.Context, app string) (*AppKey, error) {
+	var a App
+	if err := s.r.Get(ctx, &a, app); err != nil {
+		return nil, fmt.Errorf("chat: add key: %w", err)
+	}
+	kid := randomID("k", 6)
+	secret := make([]byte, SecretBytes)
+	_, _ = rand.Read(secret)
+	k := &AppKey{ID: scoped(app, kid), App: app, KeyID: kid, Secret: secret, Enabled: true}
+	if err := s.r.Insert(ctx, k); err != nil {
+		return nil, fmt.Errorf("chat: add key: %w", err)
+	}
+	return k, nil
+}
+
+// SetKeyEnabled enables or disables one of an app's keys; tokens signed
+// with a disabled key are refused.
+func (s *Service) SetKeyEnabled(ctx context.Context, app, keyID string, enabled bool) error {
+	var k AppKey
+	if err := s.r.Get(ctx, &k, scoped(app, keyID)); err != nil {
+		return fmt.Errorf("chat: set key: %w", err)
+	}
+	// A changeset writes what differs from the struct: so, from the
+	// stored one.
+	if err := s.r.Update(ctx, schema.NewChangeset(&k).Put("enabled", enabled)); err != nil {
+		return fmt.Errorf("chat: set key: %w", err)
+	}
+	return nil
+}
+
+// Keys returns the app's keys.
+func (s *Service) Keys(ctx context.Context, app string) ([]AppKey, error) {
+	ks, err := repo.All[AppKey](ctx, s.r, repo.Where("app", repo.Eq, app).OrderBy("key_id"))
+	if err != nil {
+		return nil, fmt.Errorf("chat: keys: %w", err)
+	}
+	return ks, nil
+}
+
+// errNoKey is why a token's key is refused.
+var errNoKey = errors.New("no enabled key of that id")
+
+// KeyFunc returns the KeyFunc that ParseToken verifies tokens with: the
+// secret of an enabled key of the app.
+func (s *Service) KeyFunc() KeyFunc {
+	return func(ctx context.Context, app, keyID string) ([]byte, error) {
+		var k AppKey
+		if err := s.r.Get(ctx, &k, scoped(app, keyID)); err != nil {
+			if errors.Is(err, repo.ErrNotFound) {
+				return nil, errNoKey
+			}
+			return nil, err
+		}
+		if !k.Enabled || k.App != app {
+			return nil, errNoKey
+		}
+		return k.Secret, nil
+	}
+}
+
+// CheckSecret reports whether secret is that of an enabled key of the
+// app (for the site's backend, which calls the API with it), in constant
+// time.
+func (s *Service) CheckSecret(ctx context.Context, app, keyID string, secret []byte) error {
+	want, err := s.KeyFunc()(ctx, app, keyID)
+	if err != nil || !hmac.Equal(want, secret) {
+		return fmt.Errorf("%w: bad app key", ErrToken)
+	}
+	return nil
+}

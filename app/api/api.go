@@ -1,0 +1,441 @@
+// Package api serves the chat (package chat) over HTTP, on Echo: a
+// versioned JSON API for the integrating site's users, authenticated by
+// the tokens the site signs, with limits on request size and on the rate
+// of sends per user and per app.
+//
+// Every error is a JSON object {"error": "..."} with a 4xx status that
+// says what was wrong (401 bad token, 403 forbidden, 400 bad input, 404
+// no such message, 413 too large, 429 too many, with Retry-After), or a
+// 500 whose cause is logged and not shown.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/strata-go/strata/app/chat"
+	"github.com/strata-go/strata/ephemeral"
+	"github.com/strata-go/strata/repo"
+)
+
+// Limits of the API.
+const (
+	MaxBody = "16K" // a request body
+	// DefaultUserRate and DefaultAppRate are the sends allowed per
+	// RateWindow to one user in one conversation, and to one app.
+	DefaultUserRate = 20
+	DefaultAppRate  = 2000
+	RateWindow      = 10 * time.Second
+)
+
+// Options configure the API.
+type Options struct {
+	// Limits counts sends for the rate limits: an ephemeral.Local for one
+	// node, an ephemeral.Redis shared by all (nil: a Local of the API's
+	// own).
+	Limits ephemeral.Cache
+	// UserRate and AppRate are the sends per RateWindow (0: the
+	// defaults).
+	UserRate, AppRate int64
+	// Logger logs failures (nil: slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Server is the API.
+type Server struct {
+	svc  *chat.Service
+	opts Options
+	log  *slog.Logger
+	echo *echo.Echo
+}
+
+// New returns the API over svc; mount it with Handler or Routes.
+func New(svc *chat.Service, opts Options) (*Server, error) {
+	if opts.Limits == nil {
+		l, err := ephemeral.NewLocal(ephemeral.LocalOptions{})
+		if err != nil {
+			return nil, err
+		}
+		opts.Limits = l
+	}
+	if opts.UserRate == 0 {
+		opts.UserRate = DefaultUserRate
+	}
+	if opts.AppRate == 0 {
+		opts.AppRate = DefaultAppRate
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New()}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover(), middleware.BodyLimit(MaxBody))
+	v1 := e.Group("/v1", s.authenticate)
+	v1.POST("/join", s.join)
+	v1.POST("/messages", s.send)
+	v1.GET("/messages", s.history)
+	v1.GET("/messages/since", s.since)
+	v1.PATCH("/messages/:id", s.edit)
+	v1.POST("/messages/:id/hide", s.hide(true))
+	v1.POST("/messages/:id/unhide", s.hide(false))
+	v1.POST("/bans", s.ban)
+	v1.DELETE("/bans/:user", s.unban)
+	v1.POST("/read", s.read)
+	v1.GET("/unread", s.unread)
+	return s, nil
+}
+
+// Echo returns the Echo instance, for mounting more routes (the app's
+// health checks, metrics, WebSocket and static files).
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// tokenKey is where authenticate leaves the request's token.
+const tokenKey = "chat.token"
+
+// authenticate checks the request's bearer token.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			return fmt.Errorf("%w: no bearer token", chat.ErrToken)
+		}
+		tok, err := chat.ParseToken(c.Request().Context(), strings.TrimSpace(raw), s.svc.KeyFunc(), s.opts.Now())
+		if err != nil {
+			return err
+		}
+		c.Set(tokenKey, tok)
+		return next(c)
+	}
+}
+
+func token(c echo.Context) *chat.Token { return c.Get(tokenKey).(*chat.Token) }
+
+// messageJSON is a message as the API shows it.
+type messageJSON struct {
+	ID       string     `json:"id"`
+	SID      string     `json:"sid"` // the snowflake id, as a string (JSON numbers lose int64s)
+	Pos      string     `json:"pos"`
+	User     string     `json:"user"`
+	Name     string     `json:"name"`
+	ClientID string     `json:"client_id"`
+	Text     string     `json:"text"`
+	Hidden   bool       `json:"hidden,omitempty"`
+	EditedAt *time.Time `json:"edited_at,omitempty"`
+	SentAt   time.Time  `json:"sent_at"`
+}
+
+func toJSON(tok *chat.Token, m *chat.Message) messageJSON {
+	return messageJSON{
+		ID: m.Key, SID: strconv.FormatInt(m.ID, 10), Pos: strconv.FormatInt(m.Pos, 10),
+		User: strings.TrimPrefix(m.User, tok.App+"/"), Name: m.Name, ClientID: m.ClientID,
+		Text: m.Text, Hidden: m.Hidden, EditedAt: m.EditedAt, SentAt: m.InsertedAt,
+	}
+}
+
+func list(tok *chat.Token, ms []chat.Message) []messageJSON {
+	out := make([]messageJSON, len(ms))
+	for i := range ms {
+		out[i] = toJSON(tok, &ms[i])
+	}
+	return out
+}
+
+func (s *Server) join(c echo.Context) error {
+	tok := token(c)
+	ctx := c.Request().Context()
+	if err := s.svc.Join(ctx, tok); err != nil {
+		return err
+	}
+	n, err := s.svc.Unread(ctx, tok)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"user": tok.User, "name": tok.Name, "conversation": tok.Conversation, "role": tok.Role,
+		"unread": n, "gap_free": s.svc.GapFree(), "expires": tok.Expires,
+	})
+}
+
+type sendRequest struct {
+	ClientID string `json:"client_id"`
+	Text     string `json:"text"`
+}
+
+func (s *Server) send(c echo.Context) error {
+	tok := token(c)
+	var req sendRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.limit(c, tok); err != nil {
+		return err
+	}
+	m, err := s.svc.Send(c.Request().Context(), tok, req.ClientID, req.Text)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toJSON(tok, m))
+}
+
+// limit counts a send against the user's and the app's rate limits.
+func (s *Server) limit(c echo.Context, tok *chat.Token) error {
+	ctx := c.Request().Context()
+	window := s.opts.Now().UnixNano() / int64(RateWindow)
+	for _, l := range []struct {
+		key string
+		max int64
+	}{
+		{fmt.Sprintf("rate:u:%s/%s/%s:%d", tok.App, tok.Conversation, tok.User, window), s.opts.UserRate},
+		{fmt.Sprintf("rate:a:%s:%d", tok.App, window), s.opts.AppRate},
+	} {
+		n, err := s.opts.Limits.Incr(ctx, l.key, 1, 2*RateWindow)
+		if err != nil {
+			return err
+		}
+		if n > l.max {
+			next := time.Unix(0, (window+1)*int64(RateWindow))
+			retry := max(1, int(time.Until(next).Seconds()+0.999))
+			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+			return &apiError{status: http.StatusTooManyRequests, msg: "too many messages; retry later"}
+		}
+	}
+	return nil
+}
+
+// position parses a position query parameter ("" is 0).
+func position(c echo.Context, name string) (int64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: %s=%q is not a position", chat.ErrInput, name, v)
+	}
+	return n, nil
+}
+
+func limitParam(c echo.Context) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > chat.MaxHistory {
+		return 0, fmt.Errorf("%w: limit=%q is not 1–%d", chat.ErrInput, v, chat.MaxHistory)
+	}
+	return n, nil
+}
+
+func (s *Server) history(c echo.Context) error {
+	tok := token(c)
+	before, err := position(c, "before")
+	if err != nil {
+		return err
+	}
+	n, err := limitParam(c)
+	if err != nil {
+		return err
+	}
+	ms, err := s.svc.History(c.Request().Context(), tok, before, n)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": list(tok, ms)})
+}
+
+func (s *Server) since(c echo.Context) error {
+	tok := token(c)
+	after, err := position(c, "after")
+	if err != nil {
+		return err
+	}
+	n, err := limitParam(c)
+	if err != nil {
+		return err
+	}
+	ms, err := s.svc.Since(c.Request().Context(), tok, after, n)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": list(tok, ms)})
+}
+
+func (s *Server) edit(c echo.Context) error {
+	tok := token(c)
+	var req struct {
+		Text string `json:"text"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	m, err := s.svc.Edit(c.Request().Context(), tok, c.Param("id"), req.Text)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toJSON(tok, m))
+}
+
+func (s *Server) hide(hidden bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok := token(c)
+		m, err := s.svc.SetHidden(c.Request().Context(), tok, c.Param("id"), hidden)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, toJSON(tok, m))
+	}
+}
+
+func (s *Server) ban(c echo.Context) error {
+	var req struct {
+		User    string `json:"user"`
+		Seconds int64  `json:"seconds"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if req.Seconds <= 0 || req.Seconds > int64(chat.MaxBan/time.Second) {
+		return fmt.Errorf("%w: seconds must be 1–%d", chat.ErrInput, int64(chat.MaxBan/time.Second))
+	}
+	if err := s.svc.Ban(c.Request().Context(), token(c), req.User, time.Duration(req.Seconds)*time.Second); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) unban(c echo.Context) error {
+	if err := s.svc.Unban(c.Request().Context(), token(c), c.Param("user")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) read(c echo.Context) error {
+	var req struct {
+		Pos string `json:"pos"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	pos, err := strconv.ParseInt(req.Pos, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: pos %q is not a position", chat.ErrInput, req.Pos)
+	}
+	if err := s.svc.MarkRead(c.Request().Context(), token(c), pos); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) unread(c echo.Context) error {
+	n, err := s.svc.Unread(c.Request().Context(), token(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"unread": n})
+}
+
+// bind decodes a JSON body strictly.
+func bind(c echo.Context, v any) error {
+	if ct := c.Request().Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return &apiError{status: http.StatusUnsupportedMediaType, msg: "send JSON (Content-Type: application/json)"}
+	}
+	dec := jsonDecoder(c.Request().Body)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: bad JSON body: %v", chat.ErrInput, err)
+	}
+	return nil
+}
+
+// apiError is an error with its HTTP status and public message.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// handleError answers an error as JSON with the status its kind says.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var ae *apiError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ae):
+		status, msg = ae.status, ae.msg
+	case errors.As(err, &he):
+		status, msg = he.Code, http.StatusText(he.Code)
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = "request body larger than " + MaxBody
+		}
+	case errors.Is(err, chat.ErrToken):
+		status, msg = http.StatusUnauthorized, "invalid or expired token"
+	case errors.Is(err, chat.ErrForbidden):
+		status, msg = http.StatusForbidden, publicMessage(err)
+	case errors.Is(err, chat.ErrInput), errors.Is(err, repo.ErrInvalid):
+		status, msg = http.StatusBadRequest, publicMessage(err)
+	case errors.Is(err, repo.ErrNotFound):
+		status, msg = http.StatusNotFound, "not found"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		status, msg = http.StatusServiceUnavailable, "request cancelled or timed out"
+	}
+	if status >= 500 || status == http.StatusUnauthorized {
+		s.log.LogAttrs(c.Request().Context(), levelOf(status), "chat api", slog.Int("status", status),
+			slog.String("path", c.Path()), slog.Any("error", err))
+	}
+	if err := c.JSON(status, map[string]string{"error": msg}); err != nil {
+		s.log.Warn("chat api: writing an error", "error", err)
+	}
+}
+
+func levelOf(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// publicMessage is the part of a chat error meant for the client: the
+// text after the last "chat: <kind>: " prefix.
+func publicMessage(err error) string {
+	msg := err.Error()
+	for _, kind := range []error{chat.ErrForbidden, chat.ErrInput, repo.ErrInvalid} {
+		if i := strings.LastIndex(msg, kind.Error()+": "); i >= 0 {
+			return msg[i+len(kind.Error())+2:]
+		}
+	}
+	return msg
+}
+
+// jsonDecoder decodes a request body, refusing fields the API does not
+// know.
+func jsonDecoder(r io.Reader) *json.Decoder {
+	d := json.NewDecoder(r)
+	d.DisallowUnknownFields()
+	return d
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/strata-go/strata/app/chat"
 	"github.com/strata-go/strata/ephemeral"
+	"github.com/strata-go/strata/pubsub"
 	"github.com/strata-go/strata/repo"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Bus carries the conversations' events between the app's nodes
+	// (nil: an in-process bus, for a single node).
+	Bus pubsub.Bus
 }
 
 // Server is the API.
@@ -60,6 +64,9 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	echo *echo.Echo
+	hub  *hub
+	// closeBus closes the bus New made (nil if the caller gave one).
+	closeBus func() error
 }
 
 // New returns the API over svc; mount it with Handler or Routes.
@@ -83,11 +90,17 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New()}
+	var closeBus func() error
+	if opts.Bus == nil {
+		local := pubsub.NewLocal()
+		opts.Bus, closeBus = local, local.Close
+	}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New(), hub: newHub(opts.Bus, opts.Logger), closeBus: closeBus}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover(), middleware.BodyLimit(MaxBody))
+	e.GET("/v1/ws", s.websocket)
 	v1 := e.Group("/v1", s.authenticate)
 	v1.POST("/join", s.join)
 	v1.POST("/messages", s.send)
@@ -101,6 +114,14 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	v1.POST("/read", s.read)
 	v1.GET("/unread", s.unread)
 	return s, nil
+}
+
+// Close releases what New made for the server (its in-process bus).
+func (s *Server) Close() error {
+	if s.closeBus != nil {
+		return s.closeBus()
+	}
+	return nil
 }
 
 // Echo returns the Echo instance, for mounting more routes (the app's
@@ -188,19 +209,21 @@ func (s *Server) send(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	if err := s.limit(c, tok); err != nil {
-		return err
-	}
-	m, err := s.svc.Send(c.Request().Context(), tok, req.ClientID, req.Text)
+	m, err := s.sendAndPublish(c.Request().Context(), tok, req.ClientID, req.Text)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toJSON(tok, m))
+	return c.JSON(http.StatusOK, m)
 }
 
-// limit counts a send against the user's and the app's rate limits.
-func (s *Server) limit(c echo.Context, tok *chat.Token) error {
-	ctx := c.Request().Context()
+// rateError is a send refused by a rate limit, to retry after Retry
+// seconds.
+type rateError struct{ retry int }
+
+func (e *rateError) Error() string { return "too many messages; retry later" }
+
+// limitSend counts a send against the user's and the app's rate limits.
+func (s *Server) limitSend(ctx context.Context, tok *chat.Token) error {
 	window := s.opts.Now().UnixNano() / int64(RateWindow)
 	for _, l := range []struct {
 		key string
@@ -215,9 +238,7 @@ func (s *Server) limit(c echo.Context, tok *chat.Token) error {
 		}
 		if n > l.max {
 			next := time.Unix(0, (window+1)*int64(RateWindow))
-			retry := max(1, int(time.Until(next).Seconds()+0.999))
-			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
-			return &apiError{status: http.StatusTooManyRequests, msg: "too many messages; retry later"}
+			return &rateError{retry: max(1, int(next.Sub(s.opts.Now()).Seconds()+0.999))}
 		}
 	}
 	return nil
@@ -294,7 +315,9 @@ func (s *Server) edit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toJSON(tok, m))
+	mj := toJSON(tok, m)
+	s.hub.publish(c.Request().Context(), tok, event{Type: "update", Message: &mj})
+	return c.JSON(http.StatusOK, mj)
 }
 
 func (s *Server) hide(hidden bool) echo.HandlerFunc {
@@ -304,7 +327,9 @@ func (s *Server) hide(hidden bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, toJSON(tok, m))
+		mj := toJSON(tok, m)
+		s.hub.publish(c.Request().Context(), tok, event{Type: "update", Message: &mj})
+		return c.JSON(http.StatusOK, mj)
 	}
 }
 
@@ -382,27 +407,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, msg := http.StatusInternalServerError, "internal error"
-	var ae *apiError
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &ae):
-		status, msg = ae.status, ae.msg
-	case errors.As(err, &he):
-		status, msg = he.Code, http.StatusText(he.Code)
-		if he.Code == http.StatusRequestEntityTooLarge {
-			msg = "request body larger than " + MaxBody
-		}
-	case errors.Is(err, chat.ErrToken):
-		status, msg = http.StatusUnauthorized, "invalid or expired token"
-	case errors.Is(err, chat.ErrForbidden):
-		status, msg = http.StatusForbidden, publicMessage(err)
-	case errors.Is(err, chat.ErrInput), errors.Is(err, repo.ErrInvalid):
-		status, msg = http.StatusBadRequest, publicMessage(err)
-	case errors.Is(err, repo.ErrNotFound):
-		status, msg = http.StatusNotFound, "not found"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		status, msg = http.StatusServiceUnavailable, "request cancelled or timed out"
+	status, msg := s.status(err)
+	var re *rateError
+	if errors.As(err, &re) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(re.retry))
 	}
 	if status >= 500 || status == http.StatusUnauthorized {
 		s.log.LogAttrs(c.Request().Context(), levelOf(status), "chat api", slog.Int("status", status),
@@ -411,6 +419,36 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if err := c.JSON(status, map[string]string{"error": msg}); err != nil {
 		s.log.Warn("chat api: writing an error", "error", err)
 	}
+}
+
+// status returns the HTTP status of an error and the message a client
+// may see.
+func (s *Server) status(err error) (int, string) {
+	var ae *apiError
+	var he *echo.HTTPError
+	var re *rateError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ae.msg
+	case errors.As(err, &re):
+		return http.StatusTooManyRequests, re.Error()
+	case errors.As(err, &he):
+		if he.Code == http.StatusRequestEntityTooLarge {
+			return he.Code, "request body larger than " + MaxBody
+		}
+		return he.Code, http.StatusText(he.Code)
+	case errors.Is(err, chat.ErrToken):
+		return http.StatusUnauthorized, "invalid or expired token"
+	case errors.Is(err, chat.ErrForbidden):
+		return http.StatusForbidden, publicMessage(err)
+	case errors.Is(err, chat.ErrInput), errors.Is(err, repo.ErrInvalid):
+		return http.StatusBadRequest, publicMessage(err)
+	case errors.Is(err, repo.ErrNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "request cancelled or timed out"
+	}
+	return http.StatusInternalServerError, "internal error"
 }
 
 func levelOf(status int) slog.Level {

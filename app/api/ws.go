@@ -1,0 +1,337 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/strata-go/strata/app/chat"
+)
+
+// WebSocket limits.
+const (
+	wsReadLimit  = 16 << 10         // a client frame
+	wsQueue      = 256              // events waiting for a slow client before it is dropped
+	wsBatch      = 64               // events coalesced into one frame at most
+	wsWriteLimit = 10 * time.Second // one frame's write
+	wsPing       = 30 * time.Second
+	maxSeen      = 4096 // message ids remembered for de-duplication
+)
+
+// client is one WebSocket connection: the handler's goroutine reads the
+// client's frames, and one writer goroutine (owned by the handler, which
+// waits for it) sends it events, in order, coalesced.
+type client struct {
+	s    *Server
+	tok  *chat.Token
+	conn *websocket.Conn
+
+	mu     sync.Mutex
+	queue  []event
+	wake   chan struct{} // a token when queue is not empty
+	slow   bool
+	closed chan struct{}
+}
+
+// enqueue hands the writer an event, or drops a client that has fallen
+// too far behind (it reconnects and catches up from the store).
+func (c *client) enqueue(e event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.slow {
+		return
+	}
+	if len(c.queue) >= wsQueue {
+		c.slow = true
+		go c.conn.Close(websocket.StatusPolicyViolation, "too slow: reconnect and catch up")
+		return
+	}
+	c.queue = append(c.queue, e)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// frame is what the server sends a client: events, an ack of a send, or
+// an error.
+type frame struct {
+	Type     string       `json:"type"` // "events", "ack", "error"
+	Events   []event      `json:"events,omitempty"`
+	ClientID string       `json:"client_id,omitempty"`
+	Message  *messageJSON `json:"message,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Status   int          `json:"status,omitempty"`
+}
+
+// request is what a client sends: a message to post, or a read position.
+type request struct {
+	Type     string `json:"type"` // "send", "read"
+	ClientID string `json:"client_id"`
+	Text     string `json:"text"`
+	Pos      string `json:"pos"`
+}
+
+// websocket serves GET /v1/ws?token=…&after=POS: the conversation's
+// messages after position POS, then its live events; and the client's
+// sends. (A browser cannot set headers on a WebSocket, hence the token
+// in the query.)
+func (s *Server) websocket(c echo.Context) error {
+	ctx := c.Request().Context()
+	tok, err := chat.ParseToken(ctx, c.QueryParam("token"), s.svc.KeyFunc(), s.opts.Now())
+	if err != nil {
+		return err
+	}
+	after, err := position(c, "after")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Join(ctx, tok); err != nil {
+		return err
+	}
+	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{
+		// The token authenticates; the widget runs on other sites' pages.
+		OriginPatterns: []string{"*"},
+	})
+	if err != nil {
+		return nil // Accept has answered
+	}
+	conn.SetReadLimit(wsReadLimit)
+	cl := &client{s: s, tok: tok, conn: conn, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	// Live events first, so that none falls between the catch-up and
+	// the stream (the writer drops what the catch-up already sent).
+	if err := s.hub.join(ctx, cl); err != nil {
+		conn.Close(websocket.StatusTryAgainLater, "the bus is unavailable")
+		return nil
+	}
+	defer s.hub.leave(cl)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer cancel()
+		if err := cl.write(ctx, after); err != nil && ctx.Err() == nil {
+			s.log.Debug("chat ws: writer ended", "error", err)
+		}
+	})
+	cl.read(ctx)
+	cancel()
+	wg.Wait()
+	conn.CloseNow()
+	return nil
+}
+
+// read serves the client's frames until the connection ends.
+func (c *client) read(ctx context.Context) {
+	for {
+		_, data, err := c.conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		var req request
+		if err := json.Unmarshal(data, &req); err != nil {
+			c.reply(ctx, frame{Type: "error", Error: "bad JSON", Status: http.StatusBadRequest})
+			continue
+		}
+		switch req.Type {
+		case "send":
+			m, err := c.s.sendAndPublish(ctx, c.tok, req.ClientID, req.Text)
+			if err != nil {
+				st, msg := c.s.status(err)
+				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: msg, Status: st})
+				continue
+			}
+			c.reply(ctx, frame{Type: "ack", ClientID: req.ClientID, Message: m})
+		case "read":
+			pos, err := strconv.ParseInt(req.Pos, 10, 64)
+			if err == nil {
+				err = c.s.svc.MarkRead(ctx, c.tok, pos)
+			}
+			if err != nil {
+				st, msg := c.s.status(err)
+				c.reply(ctx, frame{Type: "error", Error: msg, Status: st})
+			}
+		default:
+			c.reply(ctx, frame{Type: "error", Error: "unknown request type", Status: http.StatusBadRequest})
+		}
+	}
+}
+
+// reply sends a frame from the reader's goroutine (coder/websocket
+// allows one concurrent writer besides the writer goroutine's: writes
+// are serialized by the library).
+func (c *client) reply(ctx context.Context, f frame) {
+	ctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
+	defer cancel()
+	b, _ := json.Marshal(f)
+	_ = c.conn.Write(ctx, websocket.MessageText, b)
+}
+
+// write sends the client the conversation after position after, then its
+// live events, catching up from the store again whenever it may have
+// missed some (a position skipped, or the bus said so).
+func (c *client) write(ctx context.Context, after int64) error {
+	st := &stream{last: after, seen: map[string]struct{}{}}
+	if err := c.catchUp(ctx, st); err != nil {
+		return err
+	}
+	ping := time.NewTicker(wsPing)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			continue
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		var out []event
+		for _, e := range batch {
+			switch {
+			case e.Type == "resync":
+				if err := c.send(ctx, out); err != nil {
+					return err
+				}
+				out = nil
+				if err := c.catchUp(ctx, st); err != nil {
+					return err
+				}
+			case e.Type == "update":
+				out = append(out, c.visible(e))
+			case st.have(e.Message):
+			case c.s.svc.GapFree() && st.pos(e.Message) > st.last+1:
+				// A position was skipped: the bus lost an event, or
+				// this one overtook it. The store has both.
+				if err := c.send(ctx, out); err != nil {
+					return err
+				}
+				out = nil
+				if err := c.catchUp(ctx, st); err != nil {
+					return err
+				}
+			default:
+				st.add(e.Message)
+				out = append(out, c.visible(e))
+			}
+			if len(out) >= wsBatch {
+				if err := c.send(ctx, out); err != nil {
+					return err
+				}
+				out = nil
+			}
+		}
+		if err := c.send(ctx, out); err != nil {
+			return err
+		}
+	}
+}
+
+// catchUp sends what the store has after the stream's position.
+func (c *client) catchUp(ctx context.Context, st *stream) error {
+	for {
+		ms, err := c.s.svc.Since(ctx, c.tok, st.last, chat.MaxHistory)
+		if err != nil {
+			return err
+		}
+		var out []event
+		for i := range ms {
+			mj := toJSON(c.tok, &ms[i])
+			if st.have(&mj) {
+				continue
+			}
+			st.add(&mj)
+			out = append(out, event{Type: "message", Message: &mj})
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		if err := c.send(ctx, out); err != nil {
+			return err
+		}
+	}
+}
+
+// visible blanks a hidden message's text for a member.
+func (c *client) visible(e event) event {
+	if e.Message != nil && e.Message.Hidden && c.tok.Role != chat.RoleModerator {
+		m := *e.Message
+		m.Text = ""
+		e.Message = &m
+	}
+	return e
+}
+
+// send writes events as one frame.
+func (c *client) send(ctx context.Context, events []event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(frame{Type: "events", Events: events})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
+	defer cancel()
+	return c.conn.Write(ctx, websocket.MessageText, b)
+}
+
+// stream is what a client has been sent: the greatest position, and the
+// ids of the messages (for the overlap window of stores without gap-free
+// positions, and for events that arrive after the catch-up sent them).
+type stream struct {
+	last  int64
+	seen  map[string]struct{}
+	order []string
+}
+
+func (st *stream) pos(m *messageJSON) int64 {
+	p, _ := strconv.ParseInt(m.Pos, 10, 64)
+	return p
+}
+
+func (st *stream) have(m *messageJSON) bool {
+	if _, ok := st.seen[m.ID]; ok {
+		return true
+	}
+	return false
+}
+
+func (st *stream) add(m *messageJSON) {
+	st.seen[m.ID] = struct{}{}
+	st.order = append(st.order, m.ID)
+	if len(st.order) > maxSeen {
+		delete(st.seen, st.order[0])
+		st.order = st.order[1:]
+	}
+	st.last = max(st.last, st.pos(m))
+}
+
+// sendAndPublish stores a message (rate-limited) and tells every node.
+func (s *Server) sendAndPublish(ctx context.Context, tok *chat.Token, clientID, text string) (*messageJSON, error) {
+	if err := s.limitSend(ctx, tok); err != nil {
+		return nil, err
+	}
+	m, err := s.svc.Send(ctx, tok, clientID, text)
+	if err != nil {
+		return nil, err
+	}
+	mj := toJSON(tok, m)
+	s.hub.publish(ctx, tok, event{Type: "message", Message: &mj})
+	return &mj, nil
+}

@@ -1,0 +1,159 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-go/strata/app/chat"
+	"github.com/strata-go/strata/pubsub"
+)
+
+// wsClient is a test's WebSocket client.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func dialWS(t *testing.T, srv *httptest.Server, tok string, after string) *wsClient {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws?token=" + url.QueryEscape(tok)
+	if after != "" {
+		u += "&after=" + after
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, u, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.CloseNow() })
+	return &wsClient{t: t, conn: conn}
+}
+
+func (c *wsClient) sendMsg(clientID, text string) {
+	b, _ := json.Marshal(request{Type: "send", ClientID: clientID, Text: text})
+	require.NoError(c.t, c.conn.Write(c.t.Context(), websocket.MessageText, b))
+}
+
+// next reads frames until fn says it has what it wants, or fails after a
+// few seconds.
+func (c *wsClient) next(fn func(f frame) bool) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), 5*time.Second)
+	defer cancel()
+	for {
+		_, data, err := c.conn.Read(ctx)
+		require.NoError(c.t, err)
+		var f frame
+		require.NoError(c.t, json.Unmarshal(data, &f))
+		if fn(f) {
+			return
+		}
+	}
+}
+
+// collect reads message events until it has n distinct messages, and
+// returns their texts in the order received.
+func (c *wsClient) collect(n int) []string {
+	c.t.Helper()
+	seen := map[string]bool{}
+	var out []string
+	c.next(func(f frame) bool {
+		for _, e := range f.Events {
+			if e.Type == "message" {
+				require.False(c.t, seen[e.Message.ID], "message %s delivered twice", e.Message.ID)
+				seen[e.Message.ID] = true
+				out = append(out, e.Message.Text)
+			}
+		}
+		return len(out) >= n
+	})
+	return out
+}
+
+func TestWebSocket(t *testing.T) {
+	f := newFixture(t, Options{})
+	alice := f.token(false, "alice", "c1", chat.RoleMember)
+	bob := f.token(false, "bob", "c1", chat.RoleMember)
+	f.do("POST", "/v1/messages", alice, sendRequest{ClientID: "h1", Text: "before bob came"}, nil)
+
+	b := dialWS(t, f.srv, bob, "")
+	require.Equal(t, []string{"before bob came"}, b.collect(1), "catch-up from the start")
+	a := dialWS(t, f.srv, alice, "")
+	a.collect(1)
+	a.sendMsg("w1", "live one")
+	var acked bool
+	a.next(func(fr frame) bool {
+		if fr.Type == "ack" && fr.ClientID == "w1" {
+			acked = true
+		}
+		return acked
+	})
+	require.Equal(t, []string{"live one"}, b.collect(1))
+
+	// A send over HTTP reaches WebSocket clients too; a retried send is
+	// not delivered twice.
+	f.do("POST", "/v1/messages", alice, sendRequest{ClientID: "h2", Text: "over http"}, nil)
+	f.do("POST", "/v1/messages", alice, sendRequest{ClientID: "h2", Text: "over http"}, nil)
+	f.do("POST", "/v1/messages", alice, sendRequest{ClientID: "h3", Text: "third"}, nil)
+	require.Equal(t, []string{"over http", "third"}, b.collect(2))
+
+	// Bob reconnects from the position he had: what was sent meanwhile
+	// comes, in order, and nothing before it.
+	var last messageJSON
+	f.do("POST", "/v1/messages", alice, sendRequest{ClientID: "h3", Text: "third"}, &last)
+	b.conn.Close(websocket.StatusNormalClosure, "")
+	for i := range 3 {
+		f.do("POST", "/v1/messages", alice, sendRequest{ClientID: fmt.Sprint("m", i), Text: fmt.Sprint("missed ", i)}, nil)
+	}
+	b2 := dialWS(t, f.srv, bob, last.Pos)
+	require.Equal(t, []string{"missed 0", "missed 1", "missed 2"}, b2.collect(3))
+
+	// Errors come back as frames, and the connection stays.
+	a.sendMsg("w2", "")
+	a.next(func(fr frame) bool { return fr.Type == "error" && fr.Status == 400 && fr.ClientID == "w2" })
+	a.sendMsg("w3", "still here")
+	require.Equal(t, []string{"still here"}, b2.collect(1))
+}
+
+// Two app nodes share a store and a bus: a message sent through one
+// reaches a client of the other.
+func TestWebSocketAcrossNodes(t *testing.T) {
+	bus := pubsub.NewLocal()
+	t.Cleanup(func() { bus.Close() })
+	f := newFixture(t, Options{Bus: bus})
+	s2, err := New(f.svc, Options{Bus: bus})
+	require.NoError(t, err)
+	node2 := httptest.NewServer(s2)
+	t.Cleanup(node2.Close)
+
+	bob := dialWS(t, node2, f.token(false, "bob", "c1", chat.RoleMember), "")
+	// Wait until bob's stream is live (a first message through node 2).
+	f.do("POST", "/v1/messages", f.token(false, "alice", "c1", chat.RoleMember), sendRequest{ClientID: "n0", Text: "first"}, nil)
+	require.Equal(t, []string{"first"}, bob.collect(1))
+	a := dialWS(t, f.srv, f.token(false, "alice", "c1", chat.RoleMember), "")
+	a.collect(1)
+	for i := range 5 {
+		a.sendMsg(fmt.Sprint("x", i), fmt.Sprint("via node 1: ", i))
+	}
+	require.Equal(t, []string{"via node 1: 0", "via node 1: 1", "via node 1: 2", "via node 1: 3", "via node 1: 4"}, bob.collect(5))
+}
+
+// A bad token never upgrades.
+func TestWebSocketRefusesBadTokens(t *testing.T) {
+	f := newFixture(t, Options{})
+	for _, tok := range []string{"", "garbage", f.token(false, "alice", "c1", chat.RoleMember) + "x"} {
+		u := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws?token=" + url.QueryEscape(tok)
+		_, resp, err := websocket.Dial(t.Context(), u, nil)
+		require.Error(t, err)
+		require.NotNil(t, resp)
+		require.Equal(t, 401, resp.StatusCode)
+	}
+}

@@ -116,6 +116,11 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// Shutdown tells the WebSocket clients of this node to reconnect
+// elsewhere; call it when the node stops (http.Server.Shutdown does not
+// reach hijacked connections).
+func (s *Server) Shutdown() { s.hub.closeAll() }
+
 // Close releases what New made for the server (its in-process bus).
 func (s *Server) Close() error {
 	if s.closeBus != nil {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/coder/websocket"
+
 	"github.com/strata-go/strata/app/chat"
 	"github.com/strata-go/strata/pubsub"
 )
@@ -100,6 +102,26 @@ func (h *hub) leave(c *client) {
 	if cancel != nil {
 		cancel()
 	}
+}
+
+// closeAll tells every client of this node to go elsewhere (the node is
+// shutting down): they reconnect, to another node, from their position.
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	var clients []*client
+	for _, r := range h.rooms {
+		for c := range r.clients {
+			clients = append(clients, c)
+		}
+	}
+	h.mu.Unlock()
+	// In parallel: each close waits (a few seconds at most) for the
+	// client's answer to its close frame.
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() { c.conn.Close(websocket.StatusGoingAway, "node shutting down: reconnect") })
+	}
+	wg.Wait()
 }
 
 // deliver hands a bus event to the room's clients, never blocking on one.

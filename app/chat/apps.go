@@ -111,3 +111,34 @@ func (s *Service) CheckSecret(ctx context.Context, app, keyID string, secret []b
 	}
 	return nil
 }
+
+// EnsureApp returns the app with the given id and an enabled key of it,
+// creating either if missing (for a demo app whose id is fixed).
+func (s *Service) EnsureApp(ctx context.Context, id, name string) (*App, *AppKey, error) {
+	if !validID(id) {
+		return nil, nil, fmt.Errorf("%w: bad app id %q", ErrInput, id)
+	}
+	a := &App{ID: id, Name: name}
+	if err := s.r.Get(ctx, a, id); errors.Is(err, repo.ErrNotFound) {
+		a = &App{ID: id, Name: name}
+		if err := s.r.Insert(ctx, a); err != nil && !errors.Is(err, repo.ErrConflict) {
+			return nil, nil, fmt.Errorf("chat: ensure app: %w", err)
+		}
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("chat: ensure app: %w", err)
+	}
+	keys, err := s.Keys(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range keys {
+		if keys[i].Enabled {
+			return a, &keys[i], nil
+		}
+	}
+	k, err := s.AddKey(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, k, nil
+}

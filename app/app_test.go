@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// start runs the app on a free port with a fresh data directory and
+// returns its base URL and a function that stops it (as SIGTERM does)
+// and returns run's error.
+func start(t *testing.T, args ...string) (string, func() error) {
+	t.Helper()
+	cfg, err := parseConfig(append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...), func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, pw); pw.Close() }()
+	lines := bufio.NewScanner(pr)
+	require.True(t, lines.Scan(), "the app printed nothing")
+	base := regexp.MustCompile(`http://[0-9.:]+`).FindString(lines.Text())
+	require.NotEmpty(t, base, "no URL in %q", lines.Text())
+	require.True(t, lines.Scan())
+	require.Contains(t, lines.Text(), base+"/demo", "it says where the demo page is")
+	go io.Copy(io.Discard, pr)
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatal("the app did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return base, stop
+}
+
+func getJSON(t *testing.T, u string, out any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+// The default app: health, the demo page, and two users chatting over
+// WebSocket; stopping it tells its clients to go elsewhere.
+func TestApp(t *testing.T) {
+	base, stop := start(t)
+	require.Equal(t, 200, getJSON(t, base+"/healthz", nil))
+	require.Equal(t, 200, getJSON(t, base+"/readyz", nil))
+	resp, err := http.Get(base + "/demo")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(page), "/demo/chat.js")
+	resp, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+
+	dial := func(user string) *websocket.Conn {
+		var tok map[string]string
+		require.Equal(t, 200, getJSON(t, base+"/demo/token?user="+user, &tok))
+		c, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/v1/ws?token="+url.QueryEscape(tok["token"]), nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	ann, bob := dial("ann"), dial("bob")
+	require.NoError(t, ann.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","client_id":"c1","text":"hi bob"}`)))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for got := false; !got; {
+		_, data, err := bob.Read(ctx)
+		require.NoError(t, err)
+		got = strings.Contains(string(data), `"text":"hi bob"`)
+	}
+
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := bob.Read(context.Background()); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	go func() { // ann answers her close frame too, as a browser does
+		for {
+			if _, _, err := ann.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	require.NoError(t, stop())
+	err = <-closed
+	require.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "a stopping node tells its clients to go elsewhere: %v", err)
+}
+
+func TestConfig(t *testing.T) {
+	env := map[string]string{"STRATA_CHAT_ADDR": ":9", "STRATA_CHAT_NODE": "7", "STRATA_CHAT_DEMO": "false"}
+	c, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, ":9", c.Addr)
+	require.Equal(t, 7, c.Node)
+	require.False(t, c.Demo)
+	require.True(t, strings.HasPrefix(c.Store, "sqlite://") && strings.HasSuffix(c.Store, "/chat.db"))
+	c, err = parseConfig([]string{"-addr", ":10", "-store", "memory://"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, ":10", c.Addr, "a flag wins over the environment")
+	require.Equal(t, "memory://", c.Store)
+	for _, bad := range [][]string{{"-node", "5000"}, {"-nope"}, {"extra"}} {
+		_, err := parseConfig(bad, func(string) string { return "" }, io.Discard)
+		require.Error(t, err, "%v", bad)
+	}
+	_, err = parseConfig(nil, func(k string) string { return map[string]string{"STRATA_CHAT_DEMO": "maybe"}[k] }, io.Discard)
+	require.Error(t, err)
+}

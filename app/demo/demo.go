@@ -1,0 +1,77 @@
+// Package demo serves the chat app's demo page: a page where anyone can
+// pick a name and chat in one conversation of a demo app, with tokens
+// the server signs itself. It is for trying the app out; a real site's
+// backend signs its users' tokens, and the app serves no token endpoint.
+package demo
+
+import (
+	"context"
+	"embed"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strata-go/strata/app/chat"
+)
+
+//go:embed static
+var static embed.FS
+
+// The demo app and conversation.
+const (
+	AppID        = "pk_demo"
+	Conversation = "lobby"
+	tokenLife    = 12 * time.Hour
+)
+
+// Mount adds the demo page (/demo) and its token endpoint
+// (/demo/token?user=NAME) to e, creating the demo app if needed.
+func Mount(ctx context.Context, e *echo.Echo, svc *chat.Service) error {
+	_, key, err := svc.EnsureApp(ctx, AppID, "Demo")
+	if err != nil {
+		return err
+	}
+	e.GET("/demo", func(c echo.Context) error {
+		b, err := static.ReadFile("static/index.html")
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'")
+		return c.HTMLBlob(http.StatusOK, b)
+	})
+	e.GET("/demo/chat.js", func(c echo.Context) error {
+		b, err := static.ReadFile("static/chat.js")
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", b)
+	})
+	e.GET("/demo/token", func(c echo.Context) error {
+		user := c.QueryParam("user")
+		if !validName(user) {
+			return c.JSON(http.StatusBadRequest, map[string]string{"error": "user: 1–32 letters, digits, - or _"})
+		}
+		now := time.Now()
+		raw, err := chat.SignToken(&chat.Token{App: AppID, KeyID: key.KeyID, User: user, Name: user,
+			Conversation: Conversation, Role: chat.RoleMember, Expires: now.Add(tokenLife)}, key.Secret, now)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"token": raw})
+	})
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

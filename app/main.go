@@ -1,0 +1,43 @@
+// Command app is Strata's bundled chat server: an embeddable chat on
+// Echo whose data lives in a Strata repo on whichever store the
+// configuration names. With no configuration it runs on an embedded
+// SQLite file and an in-process bus, and serves a demo page:
+//
+//	go run ./app
+//
+// Configuration is by flags or environment variables (a flag wins):
+//
+//	-addr   STRATA_CHAT_ADDR   listen address (127.0.0.1:8080)
+//	-data   STRATA_CHAT_DATA   data directory for the default SQLite store (./chat-data)
+//	-store  STRATA_CHAT_STORE  store URL (sqlite://DATA/chat.db); any Strata URL:
+//	                           postgres://…, mysql://…, redis://…, redis+cluster://…,
+//	                           riak://…, and cache+… in front of any of them
+//	-bus    STRATA_CHAT_BUS    bus between app nodes: "" (in process), redis://… or postgres://…
+//	-node   STRATA_CHAT_NODE   this node's id, 0–1023, for message ids (random)
+//	-demo   STRATA_CHAT_DEMO   serve the demo page and its token endpoint (true)
+//
+// Migrations run at start, under the store's migration lock.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, io.Discard)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app:", err)
+		os.Exit(2)
+	}
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "app:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strata-go/strata/app/api"
+	"github.com/strata-go/strata/app/chat"
+	"github.com/strata-go/strata/app/demo"
+	"github.com/strata-go/strata/internal/redisurl"
+	"github.com/strata-go/strata/migrate"
+	"github.com/strata-go/strata/pubsub"
+	"github.com/strata-go/strata/pubsub/pgpubsub"
+	"github.com/strata-go/strata/pubsub/redispubsub"
+	"github.com/strata-go/strata/repo"
+	"github.com/strata-go/strata/repo/driver"
+
+	_ "github.com/strata-go/strata/adapters/cache"
+	_ "github.com/strata-go/strata/adapters/memory"
+	_ "github.com/strata-go/strata/adapters/redis"
+	_ "github.com/strata-go/strata/adapters/riak"
+	_ "github.com/strata-go/strata/adapters/sqlstore"
+)
+
+// shutdownTimeout bounds a graceful shutdown.
+const shutdownTimeout = 10 * time.Second
+
+// run serves the chat until ctx ends, printing where to open it to out.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if strings.HasPrefix(cfg.Store, "sqlite://") {
+		if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+			return err
+		}
+	}
+	r, err := repo.Open(ctx, cfg.Store, repo.WithNode(cfg.Node), repo.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := migrateUp(ctx, r, log); err != nil {
+		return err
+	}
+	svc := chat.New(r, chat.Options{})
+	bus, err := openBus(ctx, cfg.Bus)
+	if err != nil {
+		return err
+	}
+	if bus != nil {
+		defer bus.Close()
+	}
+	srv, err := api.New(svc, api.Options{Bus: bus, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	e := srv.Echo()
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		var a chat.App
+		if err := r.Get(c.Request().Context(), &a, "pk_readyz"); err != nil && !errors.Is(err, repo.ErrNotFound) {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "store unreachable"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	e.GET("/metrics", echo.WrapHandler(promhttp.Handler()))
+	if cfg.Demo {
+		if err := demo.Mount(ctx, e, svc); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "Strata chat (node %d) on %s, store %s\n", cfg.Node, base, redactURL(cfg.Store))
+	if cfg.Demo {
+		fmt.Fprintf(out, "Open %s/demo in two browser tabs to chat.\n", base)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: clients are told to reconnect elsewhere")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	srv.Shutdown()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// migrateUp applies the chat's migrations, under the store's lock where
+// it has one.
+func migrateUp(ctx context.Context, r *repo.Repo, log *slog.Logger) error {
+	var opts []migrate.Option
+	if _, ok := driver.Find[driver.Locker](r.Driver()); !ok {
+		log.Warn("the store cannot lock: migrating without a lock (start one node first)")
+		opts = append(opts, migrate.WithoutLock())
+	}
+	m, err := migrate.New(r, chat.Migrations(), opts...)
+	if err != nil {
+		return err
+	}
+	_, err = m.Up(ctx)
+	return err
+}
+
+// openBus opens the bus a URL names; "" is nil (the API's in-process
+// bus).
+func openBus(ctx context.Context, rawURL string) (pubsub.Bus, error) {
+	if rawURL == "" {
+		return nil, nil
+	}
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	switch scheme {
+	case "postgres", "postgresql":
+		return pgpubsub.New(ctx, rawURL, pgpubsub.Options{})
+	}
+	for _, s := range redisurl.Schemes {
+		if s == scheme {
+			return redispubsub.Open(ctx, rawURL, redispubsub.Options{})
+		}
+	}
+	return nil, fmt.Errorf("bus URL %q: want redis://… or postgres://…", scheme)
+}
+
+// redactURL hides a URL's password for printing.
+func redactURL(s string) string {
+	if i := strings.Index(s, "@"); i > 0 {
+		if j := strings.Index(s, "://"); j > 0 && j < i {
+			return s[:j+3] + "…" + s[i:]
+		}
+	}
+	return s
+}

@@ -14,10 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-go/strata/adapters/memory"
 	"github.com/strata-go/strata/app/chat"
-	"github.com/strata-go/strata/migrate"
-	"github.com/strata-go/strata/repo"
+	"github.com/strata-go/strata/app/internal/apptest"
 )
 
 // fixture is an API over a fresh memory store with two apps.
@@ -32,16 +30,14 @@ type fixture struct {
 	client *http.Client
 }
 
-func newFixture(t *testing.T, opts Options) *fixture {
+// newFixture is an API over a fresh memory store.
+func newFixture(t *testing.T, opts Options) *fixture { return newFixtureOn(t, "memory", opts) }
+
+// newFixtureOn is an API over a fresh repo of the store (see apptest).
+func newFixtureOn(t *testing.T, store string, opts Options) *fixture {
 	t.Helper()
-	r, err := repo.New(memory.New())
-	require.NoError(t, err)
-	t.Cleanup(func() { r.Close() })
-	m, err := migrate.New(r, chat.Migrations())
-	require.NoError(t, err)
-	_, err = m.Up(t.Context())
-	require.NoError(t, err)
-	svc := chat.New(r, chat.Options{})
+	svc := chat.New(apptest.Migrated(t, store, chat.Migrations()), chat.Options{Window: time.Second})
+	var err error
 	f := &fixture{t: t, svc: svc, client: http.DefaultClient}
 	f.appA, f.keyA, err = svc.CreateApp(t.Context(), "A")
 	require.NoError(t, err)
@@ -106,7 +102,10 @@ type page struct {
 }
 
 func TestSendAndRead(t *testing.T) {
-	f := newFixture(t, Options{})
+	apptest.EachStore(t, func(t *testing.T, store string) { testSendAndRead(t, newFixtureOn(t, store, Options{})) })
+}
+
+func testSendAndRead(t *testing.T, f *fixture) {
 	alice := f.token(false, "alice", "c1", chat.RoleMember)
 	st, _ := f.do("POST", "/v1/join", alice, nil, nil)
 	require.Equal(t, http.StatusOK, st)
@@ -133,7 +132,7 @@ func TestSendAndRead(t *testing.T) {
 	require.Equal(t, []string{"m0", "hello <b>world</b>"}, texts(p))
 	st, _ = f.do("GET", "/v1/messages/since?after="+m1.Pos, alice, nil, &p)
 	require.Equal(t, http.StatusOK, st)
-	require.Equal(t, []string{"m0", "m1", "m2"}, texts(p))
+	require.Equal(t, []string{"m0", "m1", "m2"}, texts(after(p, m1.Pos)), "(the overlap window before the position aside)")
 
 	// Unread counts and read positions.
 	bob := f.token(false, "bob", "c1", chat.RoleMember)
@@ -141,10 +140,30 @@ func TestSendAndRead(t *testing.T) {
 	var u map[string]int64
 	f.do("GET", "/v1/unread", bob, nil, &u)
 	require.Equal(t, int64(4), u["unread"])
-	st, _ = f.do("POST", "/v1/read", bob, map[string]string{"pos": p.Messages[2].Pos}, nil)
+	st, _ = f.do("POST", "/v1/read", bob, map[string]string{"pos": p.Messages[len(p.Messages)-1].Pos}, nil)
 	require.Equal(t, http.StatusNoContent, st)
 	f.do("GET", "/v1/unread", bob, nil, &u)
 	require.Zero(t, u["unread"])
+}
+
+// after drops the messages at or before position pos, as a client drops
+// those of the overlap window that it has.
+func after(p page, pos string) page {
+	var out page
+	for _, m := range p.Messages {
+		if greater(m.Pos, pos) {
+			out.Messages = append(out.Messages, m)
+		}
+	}
+	return out
+}
+
+// greater compares decimal positions.
+func greater(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
 }
 
 func texts(p page) []string {
@@ -206,7 +225,10 @@ func TestRefusals(t *testing.T) {
 
 // A token reaches only its own app's and conversation's messages.
 func TestIsolation(t *testing.T) {
-	f := newFixture(t, Options{})
+	apptest.EachStore(t, func(t *testing.T, store string) { testIsolation(t, newFixtureOn(t, store, Options{})) })
+}
+
+func testIsolation(t *testing.T, f *fixture) {
 	a1 := f.token(false, "alice", "c1", chat.RoleMember)
 	f.do("POST", "/v1/messages", a1, sendRequest{ClientID: "s1", Text: "secret of c1"}, nil)
 	for name, tok := range map[string]string{
@@ -227,7 +249,10 @@ func TestIsolation(t *testing.T) {
 }
 
 func TestModerationAPI(t *testing.T) {
-	f := newFixture(t, Options{})
+	apptest.EachStore(t, func(t *testing.T, store string) { testModeration(t, newFixtureOn(t, store, Options{})) })
+}
+
+func testModeration(t *testing.T, f *fixture) {
 	alice := f.token(false, "alice", "c1", chat.RoleMember)
 	mod := f.token(false, "mod", "c1", chat.RoleModerator)
 	f.do("POST", "/v1/join", alice, nil, nil)

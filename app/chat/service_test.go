@@ -6,74 +6,21 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-go/strata/adapters/memory"
-	"github.com/strata-go/strata/adapters/riak/riaktest"
-	"github.com/strata-go/strata/internal/testservers"
-	"github.com/strata-go/strata/migrate"
-	"github.com/strata-go/strata/repo"
-	"github.com/strata-go/strata/repo/driver"
-
-	_ "github.com/strata-go/strata/adapters/redis"
-	_ "github.com/strata-go/strata/adapters/riak"
-	_ "github.com/strata-go/strata/adapters/sqlstore"
+	"github.com/strata-go/strata/app/internal/apptest"
 )
 
-// stores opens, per store, a fresh migrated repo for a test.
-var stores = map[string]func(t *testing.T) *repo.Repo{
-	"memory": func(t *testing.T) *repo.Repo {
-		r, err := repo.New(memory.New())
-		require.NoError(t, err)
-		return r
-	},
-	"sqlite": func(t *testing.T) *repo.Repo { return open(t, "sqlite://"+t.TempDir()+"/chat.db") },
-	"redis": func(t *testing.T) *repo.Repo {
-		// A namespace of the test's own: the server outlives test runs.
-		ns := fmt.Sprintf("chat%d_%d", time.Now().UnixNano(), nsSeq.Add(1))
-		return open(t, testservers.RedisURL(t)+"?namespace="+ns)
-	},
-	"riaktest": func(t *testing.T) *repo.Repo {
-		c := riaktest.Start(t, riaktest.Options{Nodes: 3})
-		return open(t, "riak://"+strings.Join(c.Addrs(), ",")+"?n_val=3")
-	},
-}
-
-var nsSeq atomic.Int64
-
-func open(t *testing.T, url string) *repo.Repo {
-	r, err := repo.Open(t.Context(), url)
-	require.NoError(t, err)
-	return r
-}
-
-// newService returns a service over a migrated repo of the store.
+// newService returns a service over a fresh migrated repo of the store.
 func newService(t *testing.T, store string) *Service {
-	r := stores[store](t)
-	t.Cleanup(func() { r.Close() })
-	var opts []migrate.Option
-	if _, ok := driver.Find[driver.Locker](r.Driver()); !ok {
-		opts = append(opts, migrate.WithoutLock()) // Riak: one test migrates
-	}
-	m, err := migrate.New(r, Migrations(), opts...)
-	require.NoError(t, err)
-	_, err = m.Up(t.Context())
-	require.NoError(t, err)
-	return New(r, Options{Window: time.Second})
+	return New(apptest.Migrated(t, store, Migrations()), Options{Window: time.Second})
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, s *Service)) {
-	t.Parallel()
-	for name := range stores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, newService(t, name))
-		})
-	}
+	apptest.EachStore(t, func(t *testing.T, store string) { fn(t, newService(t, store)) })
 }
 
 func member(user string) *Token {

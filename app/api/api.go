@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,7 +57,16 @@ type Options struct {
 	// Bus carries the conversations' events between the app's nodes
 	// (nil: an in-process bus, for a single node).
 	Bus pubsub.Bus
+	// Node names this node in presence announcements ("": random).
+	Node string
+	// PresenceBeat is how often the node announces who is connected
+	// through it, and PresenceTTL how long others trust an announcement
+	// (0: DefaultPresenceBeat, and three beats).
+	PresenceBeat, PresenceTTL time.Duration
 }
+
+// DefaultPresenceBeat is how often a node announces its presence.
+const DefaultPresenceBeat = 5 * time.Second
 
 // Server is the API.
 type Server struct {
@@ -90,12 +100,21 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Node == "" {
+		opts.Node = fmt.Sprintf("node-%08x", rand.Uint32())
+	}
+	if opts.PresenceBeat <= 0 {
+		opts.PresenceBeat = DefaultPresenceBeat
+	}
+	if opts.PresenceTTL <= 0 {
+		opts.PresenceTTL = 3 * opts.PresenceBeat
+	}
 	var closeBus func() error
 	if opts.Bus == nil {
 		local := pubsub.NewLocal()
 		opts.Bus, closeBus = local, local.Close
 	}
-	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New(), hub: newHub(opts.Bus, opts.Logger), closeBus: closeBus}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New(), hub: newHub(opts.Bus, opts.Logger, opts.Node, opts.PresenceBeat, opts.PresenceTTL), closeBus: closeBus}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -121,8 +140,10 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 // reach hijacked connections).
 func (s *Server) Shutdown() { s.hub.closeAll() }
 
-// Close releases what New made for the server (its in-process bus).
+// Close stops the server's presence heartbeat and releases what New made
+// (its in-process bus).
 func (s *Server) Close() error {
+	s.hub.close()
 	if s.closeBus != nil {
 		return s.closeBus()
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -16,30 +18,67 @@ import (
 
 // event is what travels on the bus for a conversation, and to clients.
 type event struct {
-	// Type is "message" (a new one), "update" (edited, hidden or shown),
-	// or, to a client only, "resync" (this node may have missed events:
-	// the client's stream catches up from the store).
+	// Type is one of
+	//
+	//	message   a new message (Message)
+	//	update    a message edited, hidden or shown (Message)
+	//	presence  on the bus: who is online through node Node (Users);
+	//	          to a client: who is online in the conversation
+	//	who       on the bus: a node asks the others for their presence
+	//	typing    User is typing
+	//	resync    to a client: this node may have missed events, and the
+	//	          client's stream catches up from the store
 	Type    string       `json:"type"`
 	Message *messageJSON `json:"message,omitempty"`
+	Node    string       `json:"node,omitempty"`
+	Users   []person     `json:"users,omitempty"`
+	User    *person      `json:"user,omitempty"`
+}
+
+// person is a user as presence and typing show them.
+type person struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // hub fans out the events of conversations to this node's WebSocket
-// clients: one bus subscription per conversation with clients here.
+// clients — one bus subscription per conversation with clients here —
+// and keeps their presence: each node announces who is connected through
+// it (when that changes, when asked, and every beat), and forgets the
+// announcement of a node that has not repeated it within the TTL, so the
+// users of a node that died drop off.
 type hub struct {
-	bus pubsub.Bus
-	log *slog.Logger
+	bus  pubsub.Bus
+	log  *slog.Logger
+	node string
+	beat time.Duration // how often a node announces its presence
+	ttl  time.Duration // how long an announcement holds
 
 	mu    sync.Mutex
 	rooms map[string]*room // by topic
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 type room struct {
+	tok     *chat.Token // a token of the room's conversation, for publishing
 	cancel  func()
 	clients map[*client]struct{}
+	remote  map[string]announcement // by node
+	online  []person                // as last sent to the clients
 }
 
-func newHub(bus pubsub.Bus, log *slog.Logger) *hub {
-	return &hub{bus: bus, log: log, rooms: map[string]*room{}}
+// announcement is another node's presence in a room.
+type announcement struct {
+	users   []person
+	expires time.Time
+}
+
+func newHub(bus pubsub.Bus, log *slog.Logger, node string, beat, ttl time.Duration) *hub {
+	h := &hub{bus: bus, log: log, node: node, beat: beat, ttl: ttl, rooms: map[string]*room{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go h.heartbeat()
+	return h
 }
 
 // topic is the bus topic of a conversation: a hash, since ids may be
@@ -50,40 +89,48 @@ func topic(tok *chat.Token) string {
 }
 
 // publish sends an event of the token's conversation to every node. A
-// failure is logged, not returned: the event is stored, and clients that
-// miss it catch up from the store.
+// failure is logged, not returned: messages are stored, and clients that
+// miss an event catch up from the store; presence is repeated.
 func (h *hub) publish(ctx context.Context, tok *chat.Token, ev event) {
 	b, err := json.Marshal(ev)
 	if err == nil {
 		err = h.bus.Publish(ctx, topic(tok), b)
 	}
 	if err != nil {
-		h.log.Warn("chat: publishing an event failed; clients will catch up from the store", "error", err)
+		h.log.Warn("chat: publishing an event failed", "type", ev.Type, "error", err)
 	}
 }
 
 // join adds a client to its conversation's room, subscribing to the
-// conversation on the bus if it is the room's first.
+// conversation on the bus if it is the room's first, and announces it.
 func (h *hub) join(ctx context.Context, c *client) error {
 	t := topic(c.tok)
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	r := h.rooms[t]
-	if r == nil {
-		r = &room{clients: map[*client]struct{}{}}
+	fresh := r == nil
+	if fresh {
+		r = &room{tok: c.tok, clients: map[*client]struct{}{}, remote: map[string]announcement{}}
 		cancel, err := h.bus.Subscribe(ctx, t, func(ev pubsub.Event) { h.deliver(t, ev) })
 		if err != nil {
+			h.mu.Unlock()
 			return err
 		}
 		r.cancel = cancel
 		h.rooms[t] = r
 	}
 	r.clients[c] = struct{}{}
+	users := r.local()
+	h.refresh(r, true)
+	h.mu.Unlock()
+	h.publish(ctx, c.tok, event{Type: "presence", Node: h.node, Users: users})
+	if fresh {
+		h.publish(ctx, c.tok, event{Type: "who", Node: h.node})
+	}
 	return nil
 }
 
-// leave removes a client, ending the room's subscription if it was the
-// last.
+// leave removes a client, announcing the change, and ends the room's
+// subscription if it was the last.
 func (h *hub) leave(c *client) {
 	t := topic(c.tok)
 	h.mu.Lock()
@@ -93,15 +140,112 @@ func (h *hub) leave(c *client) {
 		return
 	}
 	delete(r.clients, c)
+	users := r.local()
 	var cancel func()
 	if len(r.clients) == 0 {
 		delete(h.rooms, t)
 		cancel = r.cancel
+	} else {
+		h.refresh(r, false)
 	}
 	h.mu.Unlock()
+	ctx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	h.publish(ctx, c.tok, event{Type: "presence", Node: h.node, Users: users})
 	if cancel != nil {
 		cancel()
 	}
+}
+
+// local returns the room's users connected through this node.
+func (r *room) local() []person {
+	var out []person
+	for c := range r.clients {
+		p := person{ID: c.tok.User, Name: c.tok.Name}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b person) int { return compare(a.ID, b.ID) })
+	return out
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// refresh sends the room's clients who is online, if that changed (or
+// always, when force). h.mu is held.
+func (h *hub) refresh(r *room, force bool) {
+	online := r.local()
+	now := time.Now()
+	for node, a := range r.remote {
+		if now.After(a.expires) {
+			delete(r.remote, node)
+			continue
+		}
+		for _, p := range a.users {
+			if !slices.Contains(online, p) {
+				online = append(online, p)
+			}
+		}
+	}
+	slices.SortFunc(online, func(a, b person) int { return compare(a.ID, b.ID) })
+	if !force && slices.Equal(online, r.online) {
+		return
+	}
+	r.online = online
+	for c := range r.clients {
+		c.enqueue(event{Type: "presence", Users: online})
+	}
+}
+
+// heartbeat announces this node's presence in every room each beat, and
+// drops the announcements of nodes that fell silent. It runs until
+// close.
+func (h *hub) heartbeat() {
+	defer close(h.done)
+	tick := time.NewTicker(h.beat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-tick.C:
+		}
+		type beat struct {
+			tok   *chat.Token
+			users []person
+		}
+		var beats []beat
+		h.mu.Lock()
+		for _, r := range h.rooms {
+			beats = append(beats, beat{r.tok, r.local()})
+			h.refresh(r, false)
+		}
+		h.mu.Unlock()
+		for _, b := range beats {
+			ctx, cancel := context.WithTimeout(context.Background(), h.beat)
+			h.publish(ctx, b.tok, event{Type: "presence", Node: h.node, Users: b.users})
+			cancel()
+		}
+	}
+}
+
+// close stops the heartbeat.
+func (h *hub) close() {
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	<-h.done
 }
 
 // closeAll tells every client of this node to go elsewhere (the node is
@@ -124,12 +268,13 @@ func (h *hub) closeAll() {
 	wg.Wait()
 }
 
-// deliver hands a bus event to the room's clients, never blocking on one.
+// deliver handles a bus event of a room: messages and typing go to its
+// clients, never blocking on one; presence is merged.
 func (h *hub) deliver(t string, ev pubsub.Event) {
 	var e event
 	switch ev.Kind {
 	case pubsub.Message:
-		if err := json.Unmarshal(ev.Data, &e); err != nil || (e.Type != "message" && e.Type != "update") || e.Message == nil {
+		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			h.log.Warn("chat: unreadable event on the bus", "topic", t)
 			return
 		}
@@ -140,13 +285,46 @@ func (h *hub) deliver(t string, ev pubsub.Event) {
 	}
 	h.mu.Lock()
 	r := h.rooms[t]
+	if r == nil {
+		h.mu.Unlock()
+		return
+	}
+	var answer *event
+	switch e.Type {
+	case "message", "update":
+		if e.Message == nil {
+			h.mu.Unlock()
+			return
+		}
+	case "presence":
+		if e.Node != h.node {
+			r.remote[e.Node] = announcement{users: e.Users, expires: time.Now().Add(h.ttl)}
+			h.refresh(r, false)
+		}
+		h.mu.Unlock()
+		return
+	case "who":
+		if e.Node != h.node {
+			answer = &event{Type: "presence", Node: h.node, Users: r.local()}
+		}
+	case "typing", "resync":
+	default:
+		h.mu.Unlock()
+		return
+	}
 	var clients []*client
-	if r != nil {
+	if e.Type != "who" {
 		for c := range r.clients {
 			clients = append(clients, c)
 		}
 	}
+	tok := r.tok
 	h.mu.Unlock()
+	if answer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.beat)
+		h.publish(ctx, tok, *answer)
+		cancel()
+	}
 	for _, c := range clients {
 		c.enqueue(e)
 	}

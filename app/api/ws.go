@@ -70,9 +70,10 @@ type frame struct {
 	Status   int          `json:"status,omitempty"`
 }
 
-// request is what a client sends: a message to post, or a read position.
+// request is what a client sends: a message to post, that its user is
+// typing, or a read position.
 type request struct {
-	Type     string `json:"type"` // "send", "read"
+	Type     string `json:"type"` // "send", "typing", "read"
 	ClientID string `json:"client_id"`
 	Text     string `json:"text"`
 	Pos      string `json:"pos"`
@@ -148,6 +149,8 @@ func (c *client) read(ctx context.Context) {
 				continue
 			}
 			c.reply(ctx, frame{Type: "ack", ClientID: req.ClientID, Message: m})
+		case "typing":
+			c.s.hub.publish(ctx, c.tok, event{Type: "typing", User: &person{ID: c.tok.User, Name: c.tok.Name}})
 		case "read":
 			pos, err := strconv.ParseInt(req.Pos, 10, 64)
 			if err == nil {
@@ -212,8 +215,8 @@ func (c *client) write(ctx context.Context, after int64) error {
 				if err := c.catchUp(ctx, st); err != nil {
 					return err
 				}
-			case e.Type == "update":
-				out = append(out, c.visible(e))
+			case e.Type != "message":
+				out = append(out, c.visible(e)) // update, presence, typing
 			case st.have(e.Message):
 			case c.s.svc.GapFree() && st.pos(e.Message) > st.last+1:
 				// A position was skipped: the bus lost an event, or

@@ -10,6 +10,8 @@
   var form = document.getElementById("form"), input = document.getElementById("text");
   var token = null, ws = null, last = "", backoff = 500, pending = {};
   var rows = {}; // message id → element
+  var online = document.getElementById("online"), typing = document.getElementById("typing");
+  var typingTimer = null, lastTyping = 0;
 
   function setStatus(s) { status.textContent = user + " — " + s; }
 
@@ -50,6 +52,17 @@
       var f = JSON.parse(ev.data);
       if (f.type === "events") {
         f.events.forEach(function (e) {
+          if (e.type === "presence") {
+            online.textContent = "online: " + e.users.map(function (u) { return u.name; }).join(", ");
+            return;
+          }
+          if (e.type === "typing") {
+            if (e.user.id === user) return;
+            typing.textContent = e.user.name + " is typing…";
+            clearTimeout(typingTimer);
+            typingTimer = setTimeout(function () { typing.textContent = ""; }, 3000);
+            return;
+          }
           if (!e.message) return;
           render(e.message);
           if (e.type === "message" && greater(e.message.pos, last || "0")) last = e.message.pos;
@@ -67,6 +80,14 @@
       backoff = Math.min(backoff * 2, 10000);
     };
   }
+
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (ws && ws.readyState === WebSocket.OPEN && now - lastTyping > 2000) {
+      lastTyping = now;
+      ws.send(JSON.stringify({ type: "typing" }));
+    }
+  });
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();

@@ -60,7 +60,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if bus != nil {
 		defer bus.Close()
 	}
-	srv, err := api.New(svc, api.Options{Bus: bus, Logger: log})
+	srv, err := api.New(svc, api.Options{Bus: bus, Logger: log, Node: fmt.Sprintf("node-%d", cfg.Node)})
 	if err != nil {
 		return err
 	}

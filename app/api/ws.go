@@ -48,8 +48,11 @@ func (c *client) enqueue(e event) {
 		return
 	}
 	if len(c.queue) >= wsQueue {
+		// At once, not with a close handshake: the writer may be stuck
+		// in a write to this client, holding the connection's write
+		// lock that a close frame would wait for.
 		c.slow = true
-		go c.conn.Close(websocket.StatusPolicyViolation, "too slow: reconnect and catch up")
+		c.conn.CloseNow()
 		return
 	}
 	c.queue = append(c.queue, e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -20,9 +21,10 @@ import (
 
 // wsClient is a test's WebSocket client.
 type wsClient struct {
-	t    *testing.T
-	conn *websocket.Conn
-	had  map[string]bool // message ids this client had, across reconnects
+	t       *testing.T
+	conn    *websocket.Conn
+	had     map[string]bool // message ids this client had, across reconnects
+	lastPos string          // the greatest position it had, to reconnect from
 }
 
 func dialWS(t *testing.T, srv *httptest.Server, tok string, after string) *wsClient {
@@ -86,6 +88,9 @@ func (c *wsClient) collect(n int) []string {
 				continue
 			}
 			c.had[e.Message.ID] = true
+			if greater(e.Message.Pos, c.lastPos) {
+				c.lastPos = e.Message.Pos
+			}
 			out = append(out, e.Message.Text)
 		}
 		return len(out) >= n
@@ -178,4 +183,110 @@ func TestWebSocketRefusesBadTokens(t *testing.T) {
 		require.NotNil(t, resp)
 		require.Equal(t, 401, resp.StatusCode)
 	}
+}
+
+// A client that reads nothing is dropped once its queue is full; the
+// others get every message meanwhile.
+func TestSlowClientIsDropped(t *testing.T) {
+	bus := pubsub.NewLocal()
+	t.Cleanup(func() { bus.Close() })
+	f := newFixture(t, Options{UserRate: 100000, AppRate: 100000, Bus: bus})
+	// A node whose sockets buffer little, so that a client that reads
+	// nothing stalls its writer soon.
+	s2, err := New(f.svc, Options{Bus: bus})
+	require.NoError(t, err)
+	t.Cleanup(func() { s2.Close() })
+	node := httptest.NewUnstartedServer(s2)
+	node.Listener = smallBuffers{node.Listener}
+	node.Start()
+	t.Cleanup(node.Close)
+	fast := dialWS(t, f.srv, f.token(false, "fast", "c1", chat.RoleMember), "")
+	slow := dialWS(t, node, f.token(false, "slow", "c1", chat.RoleMember), "")
+	_ = slow // never reads
+	sender := f.token(false, "sender", "c1", chat.RoleMember)
+	const n = wsQueue * 3
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			st, _ := f.do("POST", "/v1/messages", sender, sendRequest{ClientID: fmt.Sprint("s", i), Text: strings.Repeat("x", 2000)}, nil)
+			if st != 200 {
+				t.Errorf("send %d: %d", i, st)
+				return
+			}
+		}
+	}()
+	require.Len(t, fast.collect(n), n, "the fast client got every message")
+	<-done
+	// The slow one was closed by the server (or its socket filled up
+	// first); either way reading ends with an error, not a hang.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = nil
+	for err == nil {
+		_, _, err = slow.conn.Read(ctx)
+	}
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "the slow client was never dropped")
+}
+
+// smallBuffers shrinks the send buffer of the connections it accepts.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// Three nodes share a store and a bus. A client's node dies while
+// messages keep coming through another; the client moves to a third node
+// from the last position it saw, and ends with every message exactly
+// once, in order.
+func TestFailoverLosesNothing(t *testing.T) {
+	apptest.EachStore(t, func(t *testing.T, store string) {
+		bus := pubsub.NewLocal()
+		t.Cleanup(func() { bus.Close() })
+		f := newFixtureOn(t, store, Options{Bus: bus, UserRate: 100000, AppRate: 100000})
+		var nodes []*httptest.Server
+		for range 2 {
+			s, err := New(f.svc, Options{Bus: bus})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			n := httptest.NewServer(s)
+			t.Cleanup(n.Close)
+			nodes = append(nodes, n)
+		}
+		dying, survivor := nodes[0], nodes[1]
+		reader := f.token(false, "reader", "c1", chat.RoleMember)
+		c := dialWS(t, dying, reader, "")
+		sender := f.token(false, "sender", "c1", chat.RoleMember)
+		const total = 60
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			for i := range total {
+				st, _ := f.do("POST", "/v1/messages", sender, sendRequest{ClientID: fmt.Sprint("f", i), Text: fmt.Sprint(i)}, nil)
+				if st != 200 {
+					t.Errorf("send %d: %d", i, st)
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+		got := c.collect(10)
+		// The node dies: its connections drop without a goodbye.
+		dying.CloseClientConnections()
+		last := c.lastPos
+		<-sent
+		c2 := redialWS(t, survivor, reader, last, c.had)
+		c2.lastPos = last
+		got = append(got, c2.collect(total-len(got))...)
+		want := make([]string, total)
+		for i := range want {
+			want[i] = fmt.Sprint(i)
+		}
+		require.Equal(t, want, got)
+	})
 }

@@ -11,6 +11,8 @@
 #                             run instead of skipping (CI sets it)
 #   STRATA_POSTGRES_URL, STRATA_MYSQL_URL, STRATA_REDIS_URL,
 #   STRATA_REDIS_CLUSTER_URL  use these servers instead of starting any
+#   STRATA_CHROMIUM           the Chromium for the browser test (else
+#                             Debian's chromium, installed if missing)
 #   FUZZTIME                  executions per fuzz target (default 50000x)
 #   GOTESTFLAGS               extra flags for go test (e.g. -run, -v)
 set -euo pipefail
@@ -34,6 +36,26 @@ $GO vet ./...
 
 echo "== servers (waiting)"
 servers_wait
+
+# Chromium, for the chat app's browser test: Debian's package, installed
+# (as root) if missing, once the servers' apt-get is done.
+if [ -z "${STRATA_CHROMIUM:-}" ]; then
+	if ! command -v chromium >/dev/null && [ "$EUID" -eq 0 ] && command -v apt-get >/dev/null; then
+		echo "== installing chromium (apt-get)"
+		apt=(apt-get -q -y -o DPkg::Lock::Timeout=120)
+		DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends chromium >/dev/null ||
+			{ "${apt[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends chromium >/dev/null; } ||
+			echo "warning: installing chromium failed" >&2
+	fi
+	if command -v chromium >/dev/null; then
+		export STRATA_CHROMIUM=$(command -v chromium)
+	elif [ "${STRATA_REQUIRE_SERVERS:-}" = 1 ]; then
+		echo "error: chromium: not installed (STRATA_REQUIRE_SERVERS=1)" >&2
+		exit 1
+	else
+		echo "warning: chromium: not installed; the browser test skips" >&2
+	fi
+fi
 
 echo "== go test -race"
 # shellcheck disable=SC2086

@@ -75,6 +75,18 @@ func RedisClusterURL(t testing.TB) string {
 	return lookup(t, RedisClusterEnv, "Redis Cluster")
 }
 
+// ChromiumEnv names the Chromium binary for browser tests (make test
+// installs Debian's chromium and sets it).
+const ChromiumEnv = "STRATA_CHROMIUM"
+
+// Chromium returns the path of the Chromium binary for browser tests,
+// from STRATA_CHROMIUM; without it, it skips t (fails t when servers are
+// required).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	return lookup(t, ChromiumEnv, "Chromium")
+}
+
 // The environment variables that name a real Riak node (Riak cannot be
 // installed here: make test starts none, and the Riak adapter's suites
 // run on riaktest; these add a run against a real node).

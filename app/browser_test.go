@@ -33,7 +33,7 @@ func TestBrowser(t *testing.T) {
 	defer cancelAnn()
 	connected := `document.getElementById("status").textContent.endsWith(" connected")`
 	require.NoError(t, chromedp.Do(ann, chromedp.Navigate(base+"/demo?user=ann"))) // starts the browser
-	bob, cancelBob := chromedp.NewContext(ann) // a second tab of the same browser
+	bob, cancelBob := chromedp.NewContext(ann)                                     // a second tab of the same browser
 	defer cancelBob()
 	_, err := chromedp.Run(ann, chromedp.Poll[bool](connected))
 	require.NoError(t, err)

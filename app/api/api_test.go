@@ -303,3 +303,16 @@ func TestRateLimits(t *testing.T) {
 	}
 	require.Equal(t, 2, ok)
 }
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// newJSONRequest is a request with a JSON body and a bearer token.
+func newJSONRequest(method, u, tok string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req, nil
+}

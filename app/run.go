@@ -101,7 +101,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	log.Info("shutting down: clients are told to reconnect elsewhere")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	srv.Shutdown()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown: WebSocket clients still connected", "error", err)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		return err
 	}

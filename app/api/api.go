@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,7 +35,7 @@ import (
 
 // Limits of the API.
 const (
-	MaxBody = "16K" // a request body
+	MaxBody = "64K" // a request body (a message of MaxText characters, JSON-escaped, fits)
 	// DefaultUserRate and DefaultAppRate are the sends allowed per
 	// RateWindow to one user in one conversation, and to one app.
 	DefaultUserRate = 20
@@ -77,6 +79,10 @@ type Server struct {
 	hub  *hub
 	// closeBus closes the bus New made (nil if the caller gave one).
 	closeBus func() error
+	// draining refuses new WebSocket connections during a shutdown;
+	// conns counts the open ones.
+	draining atomic.Bool
+	conns    sync.WaitGroup
 }
 
 // New returns the API over svc; mount it with Handler or Routes.
@@ -135,10 +141,22 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Shutdown tells the WebSocket clients of this node to reconnect
-// elsewhere; call it when the node stops (http.Server.Shutdown does not
-// reach hijacked connections).
-func (s *Server) Shutdown() { s.hub.closeAll() }
+// Shutdown refuses new WebSocket connections (503), tells the open ones
+// to reconnect elsewhere, and waits (until ctx ends) for their handlers
+// to finish; call it when the node stops, before http.Server.Shutdown,
+// which does not reach hijacked connections.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.hub.closeAll()
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Close stops the server's presence heartbeat and releases what New made
 // (its in-process bus).
@@ -180,14 +198,17 @@ func token(c echo.Context) *chat.Token { return c.Get(tokenKey).(*chat.Token) }
 
 // messageJSON is a message as the API shows it.
 type messageJSON struct {
-	ID       string     `json:"id"`
-	SID      string     `json:"sid"` // the snowflake id, as a string (JSON numbers lose int64s)
-	Pos      string     `json:"pos"`
-	User     string     `json:"user"`
-	Name     string     `json:"name"`
-	ClientID string     `json:"client_id"`
-	Text     string     `json:"text"`
-	Hidden   bool       `json:"hidden,omitempty"`
+	ID       string `json:"id"`
+	SID      string `json:"sid"` // the snowflake id, as a string (JSON numbers lose int64s)
+	Pos      string `json:"pos"`
+	User     string `json:"user"`
+	Name     string `json:"name"`
+	ClientID string `json:"client_id"`
+	Text     string `json:"text"`
+	Hidden   bool   `json:"hidden,omitempty"`
+	// Version orders a message's updates: apply the one with the highest;
+	// on a tie (concurrent changes on an AP store, merged) hidden wins.
+	Version  int64      `json:"version"`
 	EditedAt *time.Time `json:"edited_at,omitempty"`
 	SentAt   time.Time  `json:"sent_at"`
 }
@@ -196,7 +217,7 @@ func toJSON(tok *chat.Token, m *chat.Message) messageJSON {
 	return messageJSON{
 		ID: m.Key, SID: strconv.FormatInt(m.ID, 10), Pos: strconv.FormatInt(m.Pos, 10),
 		User: strings.TrimPrefix(m.User, tok.App+"/"), Name: m.Name, ClientID: m.ClientID,
-		Text: m.Text, Hidden: m.Hidden, EditedAt: m.EditedAt, SentAt: m.InsertedAt,
+		Text: m.Text, Hidden: m.Hidden, Version: m.Version, EditedAt: m.EditedAt, SentAt: m.InsertedAt,
 	}
 }
 
@@ -337,12 +358,15 @@ func (s *Server) edit(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
+	if err := s.limitSend(c.Request().Context(), tok); err != nil {
+		return err
+	}
 	m, err := s.svc.Edit(c.Request().Context(), tok, c.Param("id"), req.Text)
 	if err != nil {
 		return err
 	}
 	mj := toJSON(tok, m)
-	s.hub.publish(c.Request().Context(), tok, event{Type: "update", Message: &mj})
+	s.announce(c.Request().Context(), tok, event{Type: "update", Message: &mj})
 	return c.JSON(http.StatusOK, mj)
 }
 
@@ -354,7 +378,7 @@ func (s *Server) hide(hidden bool) echo.HandlerFunc {
 			return err
 		}
 		mj := toJSON(tok, m)
-		s.hub.publish(c.Request().Context(), tok, event{Type: "update", Message: &mj})
+		s.announce(c.Request().Context(), tok, event{Type: "update", Message: &mj})
 		return c.JSON(http.StatusOK, mj)
 	}
 }

@@ -200,7 +200,7 @@ func TestRefusals(t *testing.T) {
 		{"bad client id", "POST", "/v1/messages", alice, sendRequest{ClientID: "a b", Text: "x"}, 400},
 		{"unknown field", "POST", "/v1/messages", alice, `{"client_id":"e3","text":"x","admin":true}`, 400},
 		{"bad JSON", "POST", "/v1/messages", alice, `{"client_id":`, 400},
-		{"oversized body", "POST", "/v1/messages", alice, `{"client_id":"e4","text":"` + strings.Repeat("x", 20000) + `"}`, 413},
+		{"oversized body", "POST", "/v1/messages", alice, `{"client_id":"e4","text":"` + strings.Repeat("x", 70000) + `"}`, 413},
 		{"bad position", "GET", "/v1/messages?before=-3", alice, nil, 400},
 		{"bad limit", "GET", "/v1/messages?limit=100000", alice, nil, 400},
 		{"member hides", "POST", "/v1/messages/whatever/hide", alice, nil, 403},
@@ -315,4 +315,17 @@ func newJSONRequest(method, u, tok string, body []byte) (*http.Request, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	return req, nil
+}
+
+// A message of MaxText characters of four bytes each fits the request
+// limits, over HTTP and over a WebSocket.
+func TestLongestMessageFits(t *testing.T) {
+	f := newFixture(t, Options{})
+	alice := f.token(false, "alice", "c1", chat.RoleMember)
+	text := strings.Repeat("😀", chat.MaxText)
+	st, _ := f.do("POST", "/v1/messages", alice, sendRequest{ClientID: "long1", Text: text}, nil)
+	require.Equal(t, http.StatusOK, st)
+	c := dialWS(t, f.srv, alice, "")
+	c.sendMsg("long2", text)
+	c.next(func(fr frame) bool { return fr.Type == "ack" && fr.ClientID == "long2" })
 }

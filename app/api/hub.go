@@ -120,7 +120,8 @@ func (h *hub) join(ctx context.Context, c *client) error {
 	}
 	r.clients[c] = struct{}{}
 	users := r.local()
-	h.refresh(r, true)
+	h.refresh(r, false)                                 // the others, if the newcomer changed who is online
+	c.enqueue(event{Type: "presence", Users: r.online}) // the newcomer, always
 	h.mu.Unlock()
 	h.publish(ctx, c.tok, event{Type: "presence", Node: h.node, Users: users})
 	if fresh {

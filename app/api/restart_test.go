@@ -46,7 +46,7 @@ func (c *cluster) stop(i int) {
 	srv, s := c.nodes[i], c.apis[i]
 	c.nodes[i] = nil
 	c.mu.Unlock()
-	s.Shutdown()
+	s.Shutdown(context.Background())
 	srv.Close()
 	s.Close()
 }

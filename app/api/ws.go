@@ -16,12 +16,14 @@ import (
 
 // WebSocket limits.
 const (
-	wsReadLimit  = 16 << 10         // a client frame
+	wsReadLimit  = 64 << 10         // a client frame (a message of MaxText characters, JSON-escaped, fits)
 	wsQueue      = 256              // events waiting for a slow client before it is dropped
 	wsBatch      = 64               // events coalesced into one frame at most
 	wsWriteLimit = 10 * time.Second // one frame's write
 	wsPing       = 30 * time.Second
-	maxSeen      = 4096 // message ids remembered for de-duplication
+	maxSeen      = 4096                   // message ids remembered for de-duplication
+	typingEvery  = 2 * time.Second        // a connection's typing events, at most
+	readEvery    = 200 * time.Millisecond // a connection's read positions, at most
 )
 
 // client is one WebSocket connection: the handler's goroutine reads the
@@ -87,6 +89,11 @@ type request struct {
 // sends. (A browser cannot set headers on a WebSocket, hence the token
 // in the query.)
 func (s *Server) websocket(c echo.Context) error {
+	if s.draining.Load() {
+		return &apiError{status: http.StatusServiceUnavailable, msg: "this node is shutting down; connect to another"}
+	}
+	s.conns.Add(1)
+	defer s.conns.Done()
 	ctx := c.Request().Context()
 	tok, err := chat.ParseToken(ctx, c.QueryParam("token"), s.svc.KeyFunc(), s.opts.Now())
 	if err != nil {
@@ -115,7 +122,9 @@ func (s *Server) websocket(c echo.Context) error {
 		return nil
 	}
 	defer s.hub.leave(cl)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// The connection lives as long as its token: the client reconnects
+	// with a fresh one.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), tok.Expires)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -133,6 +142,7 @@ func (s *Server) websocket(c echo.Context) error {
 
 // read serves the client's frames until the connection ends.
 func (c *client) read(ctx context.Context) {
+	var lastTyping, lastRead time.Time
 	for {
 		_, data, err := c.conn.Read(ctx)
 		if err != nil {
@@ -145,6 +155,10 @@ func (c *client) read(ctx context.Context) {
 		}
 		switch req.Type {
 		case "send":
+			if err := c.s.stillValid(ctx, c.tok); err != nil {
+				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: "token no longer valid", Status: http.StatusUnauthorized})
+				return
+			}
 			m, err := c.s.sendAndPublish(ctx, c.tok, req.ClientID, req.Text)
 			if err != nil {
 				st, msg := c.s.status(err)
@@ -153,8 +167,17 @@ func (c *client) read(ctx context.Context) {
 			}
 			c.reply(ctx, frame{Type: "ack", ClientID: req.ClientID, Message: m})
 		case "typing":
-			c.s.hub.publish(ctx, c.tok, event{Type: "typing", User: &person{ID: c.tok.User, Name: c.tok.Name}})
+			if now := time.Now(); now.Sub(lastTyping) >= typingEvery {
+				lastTyping = now
+				c.s.hub.publish(ctx, c.tok, event{Type: "typing", User: &person{ID: c.tok.User, Name: c.tok.Name}})
+			}
 		case "read":
+			if now := time.Now(); now.Sub(lastRead) < readEvery {
+				c.reply(ctx, frame{Type: "error", Error: "read positions too often", Status: http.StatusTooManyRequests})
+				continue
+			} else {
+				lastRead = now
+			}
 			pos, err := strconv.ParseInt(req.Pos, 10, 64)
 			if err == nil {
 				err = c.s.svc.MarkRead(ctx, c.tok, pos)
@@ -194,6 +217,11 @@ func (c *client) write(ctx context.Context, after int64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ping.C:
+			// A key disabled since the connection began ends it.
+			if err := c.s.stillValid(ctx, c.tok); err != nil {
+				c.conn.Close(websocket.StatusPolicyViolation, "token no longer valid")
+				return err
+			}
 			pctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
 			err := c.conn.Ping(pctx)
 			cancel()
@@ -220,7 +248,9 @@ func (c *client) write(ctx context.Context, after int64) error {
 				}
 			case e.Type != "message":
 				out = append(out, c.visible(e)) // update, presence, typing
-			case st.have(e.Message):
+			case st.have(e.Message), c.s.svc.GapFree() && st.pos(e.Message) <= st.last:
+				// Had it (from the catch-up), or before the position
+				// the client came from.
 			case c.s.svc.GapFree() && st.pos(e.Message) > st.last+1:
 				// A position was skipped: the bus lost an event, or
 				// this one overtook it. The store has both.
@@ -338,6 +368,26 @@ func (s *Server) sendAndPublish(ctx context.Context, tok *chat.Token, clientID, 
 		return nil, err
 	}
 	mj := toJSON(tok, m)
-	s.hub.publish(ctx, tok, event{Type: "message", Message: &mj})
+	if m.Fresh { // a retry's answer was announced by the first attempt
+		s.announce(ctx, tok, event{Type: "message", Message: &mj})
+	}
 	return &mj, nil
+}
+
+// announce publishes an event of a change that has been stored, even if
+// the request that made it has ended.
+func (s *Server) announce(ctx context.Context, tok *chat.Token, e event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wsWriteLimit)
+	defer cancel()
+	s.hub.publish(ctx, tok, e)
+}
+
+// stillValid reports whether a token's key is still enabled (a site that
+// disables a key ends the connections it signed).
+func (s *Server) stillValid(ctx context.Context, tok *chat.Token) error {
+	if s.opts.Now().After(tok.Expires) {
+		return chat.ErrToken
+	}
+	_, err := s.svc.KeyFunc()(ctx, tok.App, tok.KeyID)
+	return err
 }

@@ -62,42 +62,63 @@ func (s *Service) message(ctx context.Context, tok *Token, key string) (*Message
 }
 
 // SetHidden hides a message (or shows it again): it keeps its place, and
-// members see it without its text. Moderators only.
+// members see it without its text. Moderators only. It returns the
+// message as stored.
 func (s *Service) SetHidden(ctx context.Context, tok *Token, key string, hidden bool) (*Message, error) {
 	if err := moderator(tok, "hide messages"); err != nil {
 		return nil, err
 	}
-	m, err := s.message(ctx, tok, key)
-	if err != nil {
-		return nil, fmt.Errorf("chat: hide: %w", err)
-	}
-	if err := s.r.Update(ctx, schema.NewChangeset(m).Put("hidden", hidden)); err != nil {
-		return nil, fmt.Errorf("chat: hide: %w", err)
-	}
-	return m, nil
+	return s.change(ctx, tok, key, "hide", func(m *Message) (*schema.Changeset, error) {
+		return schema.NewChangeset(m).Put("hidden", hidden), nil
+	})
 }
 
 // Edit replaces the text of one of the token user's own messages, unless
-// it is hidden.
+// it is hidden or the user is banned. It returns the message as stored.
 func (s *Service) Edit(ctx context.Context, tok *Token, key, text string) (*Message, error) {
 	if err := checkText(text); err != nil {
 		return nil, err
 	}
-	m, err := s.message(ctx, tok, key)
-	if err != nil {
+	if until, err := s.bannedUntil(ctx, tok); err != nil {
 		return nil, fmt.Errorf("chat: edit: %w", err)
+	} else if !until.IsZero() {
+		return nil, fmt.Errorf("%w: banned from this conversation until %s", ErrForbidden, until.Format(time.RFC3339))
 	}
-	switch {
-	case m.User != scoped(tok.App, tok.User):
-		return nil, fmt.Errorf("%w: one can edit only one's own messages", ErrForbidden)
-	case m.Hidden:
-		return nil, fmt.Errorf("%w: the message is hidden", ErrForbidden)
+	return s.change(ctx, tok, key, "edit", func(m *Message) (*schema.Changeset, error) {
+		switch {
+		case m.User != scoped(tok.App, tok.User):
+			return nil, fmt.Errorf("%w: one can edit only one's own messages", ErrForbidden)
+		case m.Hidden:
+			return nil, fmt.Errorf("%w: the message is hidden", ErrForbidden)
+		}
+		now := s.now().UTC()
+		return schema.NewChangeset(m).Put("text", text).Put("edited_at", &now), nil
+	})
+}
+
+// change applies a change to a message of the token's conversation
+// against its version: a change that raced another is retried on the
+// message as the other left it (so an edit racing a hide finds the
+// message hidden, and refuses).
+func (s *Service) change(ctx context.Context, tok *Token, key, op string, fn func(*Message) (*schema.Changeset, error)) (*Message, error) {
+	for try := 1; ; try++ {
+		m, err := s.message(ctx, tok, key)
+		if err != nil {
+			return nil, fmt.Errorf("chat: %s: %w", op, err)
+		}
+		cs, err := fn(m)
+		if err != nil {
+			return nil, err
+		}
+		err = s.r.Update(ctx, cs)
+		if errors.Is(err, repo.ErrStale) && try < sendTries {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("chat: %s: %w", op, err)
+		}
+		return m, nil
 	}
-	now := s.now().UTC()
-	if err := s.r.Update(ctx, schema.NewChangeset(m).Put("text", text).Put("edited_at", &now)); err != nil {
-		return nil, fmt.Errorf("chat: edit: %w", err)
-	}
-	return m, nil
 }
 
 // Ban keeps a user (the site's id) from posting in the token's

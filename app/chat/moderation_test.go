@@ -1,10 +1,14 @@
 package chat
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-go/strata/repo/driver"
 
 	"github.com/strata-go/strata/repo"
 )
@@ -96,5 +100,44 @@ func TestUnread(t *testing.T) {
 		n, err = s.Unread(ctx, bob)
 		require.NoError(t, err)
 		require.Zero(t, n)
+	})
+}
+
+// An edit racing a hide: whichever commits second sees the first (they
+// are checked against the message's version), so the hide is never lost,
+// and the later of the two returns the greater version — the state that
+// clients applying the highest version end with.
+func TestEditRacingHide(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Service) {
+		ctx := t.Context()
+		alice, mod := member("alice"), moderatorToken("mod")
+		require.NoError(t, s.Join(ctx, mod))
+		for i := range 20 {
+			m, err := s.Send(ctx, alice, fmt.Sprint("race", i), "original")
+			require.NoError(t, err)
+			var edited, hidden *Message
+			var editErr, hideErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { edited, editErr = s.Edit(ctx, alice, m.Key, "edited") })
+			wg.Go(func() { hidden, hideErr = s.SetHidden(ctx, mod, m.Key, true) })
+			wg.Wait()
+			require.NoError(t, hideErr)
+			var final Message
+			require.NoError(t, s.r.Get(ctx, &final, m.Key))
+			require.True(t, final.Hidden, "a hide was lost to an edit")
+			require.Equal(t, final.Version, hidden.Version, "the hide is the last change, or its version would be lower")
+			if editErr == nil {
+				require.False(t, edited.Hidden)
+				if s.r.Capabilities().Has(driver.CapConditionalWrites) {
+					require.Less(t, edited.Version, hidden.Version, "the edit came first, so its version is lower")
+				} else {
+					// Riak: concurrent changes both succeed and merge;
+					// their versions may tie, and a tie goes to hidden.
+					require.LessOrEqual(t, edited.Version, hidden.Version)
+				}
+			} else {
+				require.ErrorIs(t, editErr, ErrForbidden, "the edit came second and found the message hidden")
+			}
+		}
 	})
 }

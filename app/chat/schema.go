@@ -66,6 +66,14 @@ type Message struct {
 	Text         string     `strata:"text,size=4096"`
 	Hidden       bool       `strata:"hidden"`
 	EditedAt     *time.Time `strata:"edited_at"`
+	// Version counts the message's changes (edits, hides): concurrent
+	// changes are checked against it (an edit racing a hide fails rather
+	// than unhiding), and whoever applies update events keeps the
+	// highest.
+	Version int64 `strata:"version,version"`
+	// Fresh is set by Send when it stored the message (not stored; false
+	// on a retry's answer, which must not be announced again).
+	Fresh bool `strata:"-"`
 	schema.Timestamps
 }
 

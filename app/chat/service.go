@@ -163,6 +163,7 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 		} else if err != nil {
 			return nil, fmt.Errorf("chat: send: %w", err)
 		}
+		m.Fresh = true
 		return m, nil
 	}
 	for try := 1; ; try++ {
@@ -183,6 +184,7 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 		case prev != nil:
 			return prev, nil
 		case err == nil:
+			m.Fresh = true
 			return m, nil
 		case errors.Is(err, repo.ErrConflict):
 			// A concurrent retry of the same send won.

@@ -15,7 +15,14 @@
 
   function setStatus(s) { status.textContent = user + " — " + s; }
 
+  var versions = {}; // message id → version shown
+
   function render(m) {
+    var v = versions[m.id];
+    // Updates may arrive out of order: keep the highest version, and on
+    // a tie (an AP store merged concurrent changes) let hidden win.
+    if (v !== undefined && (m.version < v.version || (m.version === v.version && v.hidden && !m.hidden))) return;
+    versions[m.id] = { version: m.version, hidden: m.hidden };
     var row = rows[m.id];
     if (!row) {
       row = document.createElement("div");
@@ -70,6 +77,15 @@
       } else if (f.type === "ack") {
         delete pending[f.client_id];
       } else if (f.type === "error") {
+        if (f.status === 401) { // the token expired: get another, reconnect
+          getToken().then(function () { ws.close(); });
+          return;
+        }
+        if (f.status === 429 && pending[f.client_id]) { // too fast: the outbox retries
+          var req = pending[f.client_id];
+          setTimeout(function () { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(req)); }, 2000);
+          return;
+        }
         delete pending[f.client_id];
         setStatus("error: " + f.error);
       }
@@ -100,11 +116,14 @@
     input.value = "";
   });
 
-  fetch("/demo/token?user=" + encodeURIComponent(user))
-    .then(function (r) { return r.json(); })
-    .then(function (j) {
-      if (!j.token) { setStatus(j.error || "no token"); return; }
-      token = j.token;
-      connect();
-    });
+  function getToken() {
+    return fetch("/demo/token?user=" + encodeURIComponent(user))
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        if (!j.token) { setStatus(j.error || "no token"); throw new Error("no token"); }
+        token = j.token;
+      });
+  }
+
+  getToken().then(connect);
 })();

@@ -21,7 +21,7 @@ import (
 // and returns run's error.
 func start(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
-	cfg, err := parseConfig(append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...), func(string) string { return "" }, io.Discard)
+	cfg, _, err := parseConfig(append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...), func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -116,20 +116,73 @@ func TestApp(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	env := map[string]string{"STRATA_CHAT_ADDR": ":9", "STRATA_CHAT_NODE": "7", "STRATA_CHAT_DEMO": "false"}
-	c, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	c, args, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
+	require.Empty(t, args)
 	require.Equal(t, ":9", c.Addr)
 	require.Equal(t, 7, c.Node)
 	require.False(t, c.Demo)
 	require.True(t, strings.HasPrefix(c.Store, "sqlite://") && strings.HasSuffix(c.Store, "/chat.db"))
-	c, err = parseConfig([]string{"-addr", ":10", "-store", "memory://"}, func(k string) string { return env[k] }, io.Discard)
+	c, args, err = parseConfig([]string{"-addr", ":10", "-store", "memory://", "app", "create", "X"}, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
+	require.Equal(t, []string{"app", "create", "X"}, args, "what follows the flags is a command")
 	require.Equal(t, ":10", c.Addr, "a flag wins over the environment")
 	require.Equal(t, "memory://", c.Store)
-	for _, bad := range [][]string{{"-node", "5000"}, {"-nope"}, {"extra"}} {
-		_, err := parseConfig(bad, func(string) string { return "" }, io.Discard)
+	for _, bad := range [][]string{{"-node", "5000"}, {"-nope"}} {
+		_, _, err := parseConfig(bad, func(string) string { return "" }, io.Discard)
 		require.Error(t, err, "%v", bad)
 	}
-	_, err = parseConfig(nil, func(k string) string { return map[string]string{"STRATA_CHAT_DEMO": "maybe"}[k] }, io.Discard)
+	_, _, err = parseConfig(nil, func(k string) string { return map[string]string{"STRATA_CHAT_DEMO": "maybe"}[k] }, io.Discard)
 	require.Error(t, err)
+}
+
+// The admin commands: an app and its keys, made and rotated on the
+// store the app serves; a token of a disabled key is refused.
+func TestAdmin(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := parseConfig([]string{"-data", dir}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	do := func(args ...string) string {
+		t.Helper()
+		var out strings.Builder
+		require.NoError(t, admin(t.Context(), cfg, args, &out), "%v", args)
+		return out.String()
+	}
+	require.Equal(t, "migrated\n", do("migrate"))
+	created := do("app", "create", "Acme")
+	m := regexp.MustCompile(`app (pk_[0-9a-f]+) \(Acme\)\nkey (k[0-9a-f]+) secret ([0-9a-f]{64})\n`).FindStringSubmatch(created)
+	require.NotNil(t, m, "%q", created)
+	app, key1 := m[1], m[2]
+	added := do("app", "key", "add", app)
+	key2 := regexp.MustCompile(`key (k[0-9a-f]+) secret`).FindStringSubmatch(added)[1]
+	require.Equal(t, "key "+key1+" disabled\n", do("app", "key", "disable", app, key1))
+	keys := do("app", "keys", app)
+	require.Contains(t, keys, "key "+key1+" disabled")
+	require.Contains(t, keys, "key "+key2+" enabled")
+	var out strings.Builder
+	require.Error(t, admin(t.Context(), cfg, []string{"app", "key", "disable", app, "k000"}, &out))
+	require.Error(t, admin(t.Context(), cfg, []string{"frobnicate"}, &out))
+}
+
+// With the bus on Redis, every node counts rate limits in one place.
+func TestLimitsShared(t *testing.T) {
+	u := testservers.RedisURL(t)
+	a, err := openLimits(u)
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := openLimits(u)
+	require.NoError(t, err)
+	defer b.Close()
+	key := "limit-test-" + strings.ReplaceAll(time.Now().Format(time.RFC3339Nano), ":", "")
+	n1, err := a.Incr(t.Context(), key, 1, time.Minute)
+	require.NoError(t, err)
+	n2, err := b.Incr(t.Context(), key, 1, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, n1+1, n2, "two nodes share the count")
+	local, err := openLimits("")
+	require.NoError(t, err)
+	defer local.Close()
+	n, err := local.Incr(t.Context(), key, 1, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "without a Redis bus, each node counts its own")
 }

@@ -21,7 +21,8 @@ type config struct {
 
 // parseConfig reads flags, falling back to environment variables, then
 // to the defaults.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+// The arguments after the flags are returned: an admin command.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, []string, error) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -39,26 +40,28 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&node, "node", node, "node id, 0–1023 (default: random)")
 	demo, err := strconv.ParseBool(env("STRATA_CHAT_DEMO", "true"))
 	if err != nil {
-		return c, fmt.Errorf("STRATA_CHAT_DEMO: %v", err)
+		return c, nil, fmt.Errorf("STRATA_CHAT_DEMO: %v", err)
 	}
 	fs.BoolVar(&c.Demo, "demo", demo, "serve the demo page and its token endpoint")
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	fs.Usage = func() {
+		fmt.Fprintln(out, "usage: app [flags] [command]")
+		fs.PrintDefaults()
+		fmt.Fprintln(out, adminUsage)
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
 	}
 	if node == "" {
 		c.Node = rand.IntN(1024)
 	} else if c.Node, err = strconv.Atoi(node); err != nil || c.Node < 0 || c.Node > 1023 {
-		return c, fmt.Errorf("node %q is not 0–1023", node)
+		return c, nil, fmt.Errorf("node %q is not 0–1023", node)
 	}
 	if c.Store == "" {
 		abs, err := filepath.Abs(filepath.Join(c.Data, "chat.db"))
 		if err != nil {
-			return c, err
+			return c, nil, err
 		}
 		c.Store = "sqlite://" + abs
 	}
-	return c, nil
+	return c, fs.Args(), nil
 }

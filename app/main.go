@@ -16,13 +16,23 @@
 //	-node   STRATA_CHAT_NODE   this node's id, 0–1023, for message ids (random)
 //	-demo   STRATA_CHAT_DEMO   serve the demo page and its token endpoint (true)
 //
-// Migrations run at start, under the store's migration lock.
+// Migrations run at start, under the store's migration lock. After the
+// flags, a command administers the store instead of serving:
+//
+//	go run ./app migrate
+//	go run ./app app create "Acme"          # prints the app's key and secret
+//	go run ./app app keys APP
+//	go run ./app app key add APP
+//	go run ./app app key disable APP KEYID
+//	go run ./app app key enable APP KEYID
+//
+// With the bus on Redis, the rate limits are counted in Redis, one limit
+// for all nodes; otherwise each node counts its own.
 package main
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,12 +41,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, io.Discard)
+	cfg, args, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app:", err)
 		os.Exit(2)
 	}
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	if len(args) > 0 {
+		err = admin(ctx, cfg, args, os.Stdout)
+	} else {
+		err = run(ctx, cfg, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "app:", err)
 		os.Exit(1)
 	}

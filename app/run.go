@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/strata-go/strata/app/api"
 	"github.com/strata-go/strata/app/chat"
 	"github.com/strata-go/strata/app/demo"
+	"github.com/strata-go/strata/ephemeral"
 	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/migrate"
 	"github.com/strata-go/strata/pubsub"
@@ -39,12 +41,7 @@ const shutdownTimeout = 10 * time.Second
 // run serves the chat until ctx ends, printing where to open it to out.
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if strings.HasPrefix(cfg.Store, "sqlite://") {
-		if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
-			return err
-		}
-	}
-	r, err := repo.Open(ctx, cfg.Store, repo.WithNode(cfg.Node), repo.WithLogger(log))
+	r, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -60,7 +57,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if bus != nil {
 		defer bus.Close()
 	}
-	srv, err := api.New(svc, api.Options{Bus: bus, Logger: log, Node: fmt.Sprintf("node-%d", cfg.Node)})
+	limits, err := openLimits(cfg.Bus)
+	if err != nil {
+		return err
+	}
+	defer limits.Close()
+	srv, err := api.New(svc, api.Options{Bus: bus, Limits: limits, Logger: log, Node: fmt.Sprintf("node-%d", cfg.Node)})
 	if err != nil {
 		return err
 	}
@@ -112,6 +114,45 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	return nil
 }
+
+// openStore opens the configured store (making the data directory of
+// the default SQLite file).
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (*repo.Repo, error) {
+	if strings.HasPrefix(cfg.Store, "sqlite://") {
+		if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return repo.Open(ctx, cfg.Store, repo.WithNode(cfg.Node), repo.WithLogger(log))
+}
+
+// openLimits returns where the rate limits count: in Redis when the bus
+// is Redis (so that every node counts against one limit), else in this
+// process.
+func openLimits(busURL string) (ephemeral.Cache, error) {
+	scheme, _, _ := strings.Cut(busURL, "://")
+	if slices.Contains(redisurl.Schemes, scheme) {
+		rdb, err := redisurl.Parse(busURL)
+		if err != nil {
+			return nil, err
+		}
+		c, err := ephemeral.NewRedis(rdb, ephemeral.RedisOptions{Prefix: "strata:chat:"})
+		if err != nil {
+			rdb.Close()
+			return nil, err
+		}
+		return closing{c, rdb.Close}, nil
+	}
+	return ephemeral.NewLocal(ephemeral.LocalOptions{})
+}
+
+// closing is a cache that closes its client with it.
+type closing struct {
+	ephemeral.Cache
+	closeClient func() error
+}
+
+func (c closing) Close() error { return errors.Join(c.Cache.Close(), c.closeClient()) }
 
 // migrateUp applies the chat's migrations, under the store's lock where
 // it has one.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-go/strata/internal/testservers"
 )
 
 // start runs the app on a free port with a fresh data directory and

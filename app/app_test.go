@@ -71,7 +71,13 @@ func TestApp(t *testing.T) {
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	require.Contains(t, string(page), "/demo/chat.js")
+	require.Contains(t, string(page), "/demo/page.js")
+	for _, path := range []string{"/widget.js", "/demo/page.js", "/demo/sw.js", "/demo/manifest.webmanifest"} {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, path)
+	}
 	resp, err = http.Get(base + "/metrics")
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -18,7 +18,7 @@ import (
 
 	"github.com/strata-go/strata/app/api"
 	"github.com/strata-go/strata/app/chat"
-	"github.com/strata-go/strata/app/demo"
+	"github.com/strata-go/strata/app/web"
 	"github.com/strata-go/strata/ephemeral"
 	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/migrate"
@@ -77,8 +77,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	e.GET("/metrics", echo.WrapHandler(promhttp.Handler()))
+	web.MountWidget(e)
 	if cfg.Demo {
-		if err := demo.Mount(ctx, e, svc); err != nil {
+		if err := web.Mount(ctx, e, svc); err != nil {
 			return err
 		}
 	}

@@ -1,8 +1,14 @@
-// Package demo serves the chat app's demo page: a page where anyone can
-// pick a name and chat in one conversation of a demo app, with tokens
-// the server signs itself. It is for trying the app out; a real site's
-// backend signs its users' tokens, and the app serves no token endpoint.
-package demo
+// Package web serves the chat's browser side: the widget (/widget.js,
+// which embeds a conversation in any page with a script tag and a token)
+// and the demo page (/demo), where anyone can pick a name and chat in one
+// conversation of a demo app with tokens the server signs itself. The
+// demo is for trying the app out: a real site's backend signs its users'
+// tokens, and the app then serves no token endpoint (-demo=false).
+//
+// The browser code is plain JavaScript with no build step; the demo page
+// is a Progressive Web App (a manifest, and a service worker that keeps
+// the page's shell for when the network is gone).
+package web
 
 import (
 	"context"
@@ -26,8 +32,25 @@ const (
 	tokenLife    = 12 * time.Hour
 )
 
-// Mount adds the demo page (/demo) and its token endpoint
-// (/demo/token?user=NAME) to e, creating the demo app if needed.
+// MountWidget serves the widget at /widget.js.
+func MountWidget(e *echo.Echo) {
+	e.GET("/widget.js", file("static/widget.js", "text/javascript; charset=utf-8"))
+}
+
+// file serves an embedded file.
+func file(name, contentType string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b, err := static.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, contentType, b)
+	}
+}
+
+// Mount adds the demo page (/demo, with its script, manifest and service
+// worker) and its token endpoint (/demo/token?user=NAME) to e, creating
+// the demo app if needed.
 func Mount(ctx context.Context, e *echo.Echo, svc *chat.Service) error {
 	_, key, err := svc.EnsureApp(ctx, AppID, "Demo")
 	if err != nil {
@@ -41,13 +64,9 @@ func Mount(ctx context.Context, e *echo.Echo, svc *chat.Service) error {
 		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'")
 		return c.HTMLBlob(http.StatusOK, b)
 	})
-	e.GET("/demo/chat.js", func(c echo.Context) error {
-		b, err := static.ReadFile("static/chat.js")
-		if err != nil {
-			return err
-		}
-		return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", b)
-	})
+	e.GET("/demo/page.js", file("static/page.js", "text/javascript; charset=utf-8"))
+	e.GET("/demo/sw.js", file("static/sw.js", "text/javascript; charset=utf-8"))
+	e.GET("/demo/manifest.webmanifest", file("static/manifest.webmanifest", "application/manifest+json"))
 	e.GET("/demo/token", func(c echo.Context) error {
 		user := c.QueryParam("user")
 		if !validName(user) {

@@ -6,15 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/strata-go/strata/pubsub/internal/retry"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
-
-// Reconnection backoff: the first retry is immediate, then the wait
-// doubles from minBackoff up to maxBackoff.
-const (
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 2 * time.Second
 )
 
 // Time limits of the listener's statements and connections, unless the
@@ -41,12 +36,12 @@ func (b *Bus) listen(conn *pgx.Conn) {
 				return
 			}
 			b.connLost()
-			if time.Since(start) > maxBackoff {
+			if time.Since(start) > retry.Max {
 				failures = 0 // it worked for a while
 			}
 		}
 		failures++
-		if !b.sleep(backoff(failures)) {
+		if !retry.Sleep(b.ctx, retry.Backoff(failures)) {
 			return
 		}
 		var err error
@@ -235,31 +230,4 @@ func (b *Bus) connLost() {
 			q.SetDown(true)
 		}
 	}
-}
-
-// sleep waits d, or until Close; it reports whether the bus is open.
-func (b *Bus) sleep(d time.Duration) bool {
-	if d <= 0 {
-		return b.ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-b.ctx.Done():
-		return false
-	}
-}
-
-// backoff is the wait before the nth consecutive attempt to connect.
-func backoff(n int) time.Duration {
-	if n <= 1 {
-		return 0
-	}
-	d := minBackoff
-	for i := 2; i < n && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }

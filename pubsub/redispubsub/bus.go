@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-go/strata/pubsub/internal/retry"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/strata-go/strata/pubsub"
@@ -24,13 +26,6 @@ const (
 	// MaxMaxMessage is the largest Options.MaxMessage: Redis's limit on a
 	// string (proto-max-bulk-len).
 	MaxMaxMessage = 512 << 20
-)
-
-// Reconnection backoff: the first retry is immediate, then the wait
-// doubles from minBackoff up to maxBackoff.
-const (
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 2 * time.Second
 )
 
 // healthToken is the payload of the health check's PINGs; Subscribe's
@@ -403,7 +398,7 @@ func (b *Bus) receive() {
 		pinged = false
 		b.connLost()
 		failures++
-		if !b.sleep(backoff(failures)) {
+		if !retry.Sleep(b.ctx, retry.Backoff(failures)) {
 			return
 		}
 	}
@@ -510,33 +505,6 @@ func (b *Bus) connLost() {
 			q.SetDown(true)
 		}
 	}
-}
-
-// sleep waits d, or until Close; it reports whether the bus is open.
-func (b *Bus) sleep(d time.Duration) bool {
-	if d <= 0 {
-		return b.ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-b.ctx.Done():
-		return false
-	}
-}
-
-// backoff is the wait before the nth consecutive retry.
-func backoff(n int) time.Duration {
-	if n <= 1 {
-		return 0
-	}
-	d := minBackoff
-	for i := 2; i < n && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }
 
 func isTimeout(err error) bool {

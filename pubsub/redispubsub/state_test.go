@@ -136,9 +136,3 @@ func TestReplyError(t *testing.T) {
 		t.Fatal("confirmed subscription failed by an error reply")
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	if backoff(1) != 0 || backoff(2) != minBackoff || backoff(3) != 2*minBackoff || backoff(100) != maxBackoff {
-		t.Fatalf("backoff: %v %v %v %v", backoff(1), backoff(2), backoff(3), backoff(100))
-	}
-}

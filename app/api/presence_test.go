@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"sync/atomic"
@@ -90,4 +91,16 @@ func TestPresenceAndTyping(t *testing.T) {
 	bob.conn.CloseNow()
 	alice.waitPresence("alice")
 	require.Less(t, time.Since(start), ttl+time.Second, "a dead node's users linger")
+}
+
+// A waiting presence list is replaced by a newer one, not queued after
+// it: joins never fill a client's queue.
+func TestPresenceCoalesces(t *testing.T) {
+	c := &client{wake: make(chan struct{}, 1)}
+	for i := range wsQueue * 2 {
+		c.enqueue(event{Type: "presence", Users: []person{{ID: fmt.Sprint(i)}}})
+	}
+	require.Len(t, c.queue, 1)
+	require.Equal(t, fmt.Sprint(wsQueue*2-1), c.queue[0].Users[0].ID, "the latest list")
+	require.False(t, c.slow)
 }

@@ -49,6 +49,17 @@ func (c *client) enqueue(e event) {
 	if c.slow {
 		return
 	}
+	if e.Type == "presence" {
+		// Only the latest list of who is online matters: replace a
+		// waiting one rather than queue another (a room's joins would
+		// otherwise fill every client's queue).
+		for i := range c.queue {
+			if c.queue[i].Type == "presence" {
+				c.queue[i] = e
+				return
+			}
+		}
+	}
 	if len(c.queue) >= wsQueue {
 		// At once, not with a close handshake: the writer may be stuck
 		// in a write to this client, holding the connection's write

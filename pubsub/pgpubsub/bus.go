@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strata-go/strata/pubsub/internal/busopts"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -17,10 +19,10 @@ import (
 
 // Defaults and limits of Options.
 const (
-	DefaultPrefix      = "strata:"
-	DefaultHealthCheck = time.Second
+	DefaultPrefix      = busopts.DefaultPrefix
+	DefaultHealthCheck = busopts.DefaultHealthCheck
 	// MaxPrefix is the longest Options.Prefix, in bytes.
-	MaxPrefix = 32
+	MaxPrefix = busopts.MaxPrefix
 	// DefaultMaxConns is the default size of the pool of connections that
 	// publish.
 	DefaultMaxConns = 4
@@ -48,22 +50,8 @@ type Options struct {
 
 // withDefaults checks o and fills in its defaults.
 func (o Options) withDefaults() (Options, error) {
-	if o.Prefix == "" {
-		o.Prefix = DefaultPrefix
-	} else if err := pubsub.ValidateTopic(o.Prefix); err != nil || len(o.Prefix) > MaxPrefix {
-		return o, fmt.Errorf("%w: prefix %q: at most %d letters, digits or \"_.:-\"", pubsub.ErrInvalid, o.Prefix, MaxPrefix)
-	}
-	switch {
-	case o.HealthCheck < 0:
-		return o, fmt.Errorf("%w: negative health check interval %v", pubsub.ErrInvalid, o.HealthCheck)
-	case o.HealthCheck == 0:
-		o.HealthCheck = DefaultHealthCheck
-	}
-	switch {
-	case o.QueueSize < 0:
-		return o, fmt.Errorf("%w: negative queue size %d", pubsub.ErrInvalid, o.QueueSize)
-	case o.QueueSize == 0:
-		o.QueueSize = pubsub.DefaultQueueSize
+	if err := busopts.Check(&o.Prefix, &o.HealthCheck, &o.QueueSize); err != nil {
+		return o, err
 	}
 	switch {
 	case o.MaxConns < 0:

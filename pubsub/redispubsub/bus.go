@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-go/strata/pubsub/internal/busopts"
+
 	"github.com/strata-go/strata/pubsub/internal/retry"
 
 	"github.com/redis/go-redis/v9"
@@ -19,10 +21,10 @@ import (
 
 // Defaults and limits of Options.
 const (
-	DefaultPrefix      = "strata:"
-	DefaultHealthCheck = time.Second
+	DefaultPrefix      = busopts.DefaultPrefix
+	DefaultHealthCheck = busopts.DefaultHealthCheck
 	// MaxPrefix is the longest Options.Prefix, in bytes.
-	MaxPrefix = 32
+	MaxPrefix = busopts.MaxPrefix
 	// MaxMaxMessage is the largest Options.MaxMessage: Redis's limit on a
 	// string (proto-max-bulk-len).
 	MaxMaxMessage = 512 << 20
@@ -55,22 +57,8 @@ type Options struct {
 
 // withDefaults checks o and fills in its defaults.
 func (o Options) withDefaults() (Options, error) {
-	if o.Prefix == "" {
-		o.Prefix = DefaultPrefix
-	} else if err := pubsub.ValidateTopic(o.Prefix); err != nil || len(o.Prefix) > MaxPrefix {
-		return o, fmt.Errorf("%w: prefix %q: at most %d letters, digits or \"_.:-\"", pubsub.ErrInvalid, o.Prefix, MaxPrefix)
-	}
-	switch {
-	case o.HealthCheck < 0:
-		return o, fmt.Errorf("%w: negative health check interval %v", pubsub.ErrInvalid, o.HealthCheck)
-	case o.HealthCheck == 0:
-		o.HealthCheck = DefaultHealthCheck
-	}
-	switch {
-	case o.QueueSize < 0:
-		return o, fmt.Errorf("%w: negative queue size %d", pubsub.ErrInvalid, o.QueueSize)
-	case o.QueueSize == 0:
-		o.QueueSize = pubsub.DefaultQueueSize
+	if err := busopts.Check(&o.Prefix, &o.HealthCheck, &o.QueueSize); err != nil {
+		return o, err
 	}
 	switch {
 	case o.MaxMessage < 0 || o.MaxMessage > MaxMaxMessage:

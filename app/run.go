@@ -23,8 +23,7 @@ import (
 	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/migrate"
 	"github.com/strata-go/strata/pubsub"
-	"github.com/strata-go/strata/pubsub/pgpubsub"
-	"github.com/strata-go/strata/pubsub/redispubsub"
+	"github.com/strata-go/strata/pubsub/busurl"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
 
@@ -50,11 +49,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	svc := chat.New(r, chat.Options{})
-	bus, err := openBus(ctx, cfg.Bus)
-	if err != nil {
-		return err
-	}
-	if bus != nil {
+	var bus pubsub.Bus // nil: the API's in-process bus
+	if cfg.Bus != "" {
+		if bus, err = busurl.Open(ctx, cfg.Bus); err != nil {
+			return err
+		}
 		defer bus.Close()
 	}
 	limits, err := openLimits(cfg.Bus)
@@ -169,25 +168,6 @@ func migrateUp(ctx context.Context, r *repo.Repo, log *slog.Logger) error {
 	}
 	_, err = m.Up(ctx)
 	return err
-}
-
-// openBus opens the bus a URL names; "" is nil (the API's in-process
-// bus).
-func openBus(ctx context.Context, rawURL string) (pubsub.Bus, error) {
-	if rawURL == "" {
-		return nil, nil
-	}
-	scheme, _, _ := strings.Cut(rawURL, "://")
-	switch scheme {
-	case "postgres", "postgresql":
-		return pgpubsub.New(ctx, rawURL, pgpubsub.Options{})
-	}
-	for _, s := range redisurl.Schemes {
-		if s == scheme {
-			return redispubsub.Open(ctx, rawURL, redispubsub.Options{})
-		}
-	}
-	return nil, fmt.Errorf("bus URL %q: want redis://… or postgres://…", scheme)
 }
 
 // redactURL hides a URL's password for printing.

@@ -11,8 +11,7 @@ import (
 
 	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/pubsub"
-	"github.com/strata-go/strata/pubsub/pgpubsub"
-	"github.com/strata-go/strata/pubsub/redispubsub"
+	"github.com/strata-go/strata/pubsub/busurl"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
 )
@@ -82,8 +81,10 @@ func openURL(ctx context.Context, u *url.URL, inner driver.Opener) (_ *Adapter, 
 		opts.L2 = rdb
 	}
 	if busURL != "" {
-		bus, err := openBus(ctx, busURL)
-		if err != nil {
+		bus, err := busurl.Open(ctx, busURL)
+		if errors.Is(err, pubsub.ErrInvalid) {
+			return nil, fmt.Errorf("%w: cache: cache.bus: %v", driver.ErrInvalid, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("cache: cache.bus: %w", err)
 		}
 		closers = append(closers, bus.Close)
@@ -100,21 +101,6 @@ func openURL(ctx context.Context, u *url.URL, inner driver.Opener) (_ *Adapter, 
 	}
 	a.owned = closers
 	return a, nil
-}
-
-// openBus opens the bus a URL names.
-func openBus(ctx context.Context, rawURL string) (pubsub.Bus, error) {
-	scheme, _, _ := strings.Cut(rawURL, "://")
-	switch scheme {
-	case "postgres", "postgresql":
-		return pgpubsub.New(ctx, rawURL, pgpubsub.Options{})
-	}
-	for _, s := range redisurl.Schemes {
-		if s == scheme {
-			return redispubsub.Open(ctx, rawURL, redispubsub.Options{})
-		}
-	}
-	return nil, fmt.Errorf("%w: unknown bus URL scheme %q (want a Redis or postgres URL)", driver.ErrInvalid, scheme)
 }
 
 // splitQuery takes the cache's parameters ("cache.*") out of a raw

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -167,7 +166,6 @@ func replay(c *otter.Cache[int64, struct{}], trace []op) float64 {
 // half warms the caches up, unmeasured.
 func BenchmarkZipf(b *testing.B) {
 	ctx := context.Background()
-	pg := testservers.PostgresURL(b)
 	keys := zipfKeys()
 	const l1Size = 10_000
 	var cleanups []func()
@@ -177,7 +175,7 @@ func BenchmarkZipf(b *testing.B) {
 			f()
 		}
 	})
-	storeURL := zipfTable(b, pg, keys)
+	storeURL := zipfTable(b, keys)
 	trace := zipfTrace(2_000_000, keys)
 	warm, measured := trace[:len(trace)/2], trace[len(trace)/2:]
 	otterRatio := otterHitRatio2(warm, measured, l1Size)
@@ -306,26 +304,10 @@ func runSteps(b *testing.B, r *repo.Repo, steps []op, lat []time.Duration) {
 
 // zipfTable creates a fresh PostgreSQL schema holding the benchmark's
 // table of keys records (dropped when b ends) and returns its URL.
-func zipfTable(b *testing.B, serverURL string, keys int) string {
+func zipfTable(b *testing.B, keys int) string {
 	ctx := context.Background()
-	admin, err := sqlstore.Open(ctx, serverURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Close() })
-	name := "strata_zipf_" + freshNamespace()
-	if _, err := admin.DB().ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE") })
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	a, err := sqlstore.Open(ctx, u.String())
+	storeURL := testservers.PostgresSchema(b)
+	a, err := sqlstore.Open(ctx, storeURL)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -348,5 +330,5 @@ func zipfTable(b *testing.B, serverURL string, keys int) string {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d records in %v", keys, time.Since(start))
-	return u.String()
+	return storeURL
 }

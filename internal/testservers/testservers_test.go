@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // dial opens a TCP connection to the host and port of rawURL (defaultPort
@@ -220,5 +222,25 @@ func TestLookup(t *testing.T) {
 				t.Fatalf("message %q does not name %s", f.msg, tc.env)
 			}
 		})
+	}
+}
+
+func TestPostgresSchema(t *testing.T) {
+	u := PostgresSchema(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(schema, "t") {
+		t.Fatalf("connected to schema %q, not the fresh one", schema)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE x (id int)"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,17 +6,13 @@ package apptest
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/strata-go/strata/adapters/memory"
 	"github.com/strata-go/strata/adapters/riak/riaktest"
-	"github.com/strata-go/strata/adapters/sqlstore"
 	"github.com/strata-go/strata/internal/testservers"
 	"github.com/strata-go/strata/migrate"
 	"github.com/strata-go/strata/repo"
@@ -25,6 +21,7 @@ import (
 	_ "github.com/strata-go/strata/adapters/cache"
 	_ "github.com/strata-go/strata/adapters/redis"
 	_ "github.com/strata-go/strata/adapters/riak"
+	_ "github.com/strata-go/strata/adapters/sqlstore"
 )
 
 var seq atomic.Int64
@@ -48,7 +45,7 @@ var Stores = map[string]func(t *testing.T) *repo.Repo{
 		return r
 	},
 	"sqlite":   func(t *testing.T) *repo.Repo { return Open(t, "sqlite://"+t.TempDir()+"/chat.db") },
-	"postgres": func(t *testing.T) *repo.Repo { return Open(t, postgresSchema(t)) },
+	"postgres": func(t *testing.T) *repo.Repo { return Open(t, testservers.PostgresSchema(t)) },
 	"redis": func(t *testing.T) *repo.Repo {
 		return Open(t, testservers.RedisURL(t)+"?namespace="+unique("chat"))
 	},
@@ -105,29 +102,4 @@ func EachStore(t *testing.T, fn func(t *testing.T, store string)) {
 			fn(t, name)
 		})
 	}
-}
-
-// postgresSchema creates a fresh schema on the test PostgreSQL server,
-// dropped when t ends, and returns the URL of a connection to it.
-func postgresSchema(t *testing.T) string {
-	server := testservers.PostgresURL(t)
-	ctx := context.Background()
-	admin, err := sqlstore.Open(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := unique("chat_")
-	if _, err := admin.DB().ExecContext(ctx, "CREATE SCHEMA ?", bun.Ident(name)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.DB().ExecContext(context.Background(), "DROP SCHEMA ? CASCADE", bun.Ident(name)) })
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -167,18 +168,8 @@ func (r *room) local() []person {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b person) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b person) int { return cmp.Compare(a.ID, b.ID) })
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // refresh sends the room's clients who is online, if that changed (or
@@ -197,7 +188,7 @@ func (h *hub) refresh(r *room, force bool) {
 			}
 		}
 	}
-	slices.SortFunc(online, func(a, b person) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(online, func(a, b person) int { return cmp.Compare(a.ID, b.ID) })
 	if !force && slices.Equal(online, r.online) {
 		return
 	}

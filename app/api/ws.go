@@ -353,10 +353,8 @@ func (st *stream) pos(m *messageJSON) int64 {
 }
 
 func (st *stream) have(m *messageJSON) bool {
-	if _, ok := st.seen[m.ID]; ok {
-		return true
-	}
-	return false
+	_, ok := st.seen[m.ID]
+	return ok
 }
 
 func (st *stream) add(m *messageJSON) {

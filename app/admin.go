@@ -33,6 +33,7 @@ func admin(ctx context.Context, cfg config, args []string, out io.Writer) error 
 		return err
 	}
 	svc := chat.New(r, chat.Options{})
+	defer svc.Close()
 	switch {
 	case len(args) == 1 && args[0] == "migrate":
 		fmt.Fprintln(out, "migrated")

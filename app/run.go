@@ -49,6 +49,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	svc := chat.New(r, chat.Options{})
+	defer svc.Close()
 	var bus pubsub.Bus // nil: the API's in-process bus
 	if cfg.Bus != "" {
 		if bus, err = busurl.Open(ctx, cfg.Bus); err != nil {

@@ -1,12 +1,16 @@
 package chat
 
 import (
+	"time"
+
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/maypok86/otter/v2"
 
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/schema"
@@ -68,6 +72,7 @@ func (s *Service) SetKeyEnabled(ctx context.Context, app, keyID string, enabled 
 	if err := s.r.Update(ctx, schema.NewChangeset(&k).Put("enabled", enabled)); err != nil {
 		return fmt.Errorf("chat: set key: %w", err)
 	}
+	s.keys.Invalidate(k.ID)
 	return nil
 }
 
@@ -83,15 +88,29 @@ func (s *Service) Keys(ctx context.Context, app string) ([]AppKey, error) {
 // errNoKey is why a token's key is refused.
 var errNoKey = errors.New("no enabled key of that id")
 
+// keyTTL is how long a node trusts a key it read: a key disabled on
+// another node is refused here within it (at once on this node).
+const keyTTL = 5 * time.Second
+
 // KeyFunc returns the KeyFunc that ParseToken verifies tokens with: the
-// secret of an enabled key of the app.
+// secret of an enabled key of the app. Every request checks a token, so
+// keys are read from the store at most once per keyTTL per node (and once
+// at a time).
 func (s *Service) KeyFunc() KeyFunc {
 	return func(ctx context.Context, app, keyID string) ([]byte, error) {
-		var k AppKey
-		if err := s.r.Get(ctx, &k, scoped(app, keyID)); err != nil {
-			if errors.Is(err, repo.ErrNotFound) {
-				return nil, errNoKey
+		k, err := s.keys.Get(ctx, scoped(app, keyID), otter.LoaderFunc[string, AppKey](func(ctx context.Context, id string) (AppKey, error) {
+			var k AppKey
+			if err := s.r.Get(ctx, &k, id); errors.Is(err, repo.ErrNotFound) {
+				return k, otter.ErrNotFound
+			} else if err != nil {
+				return k, err
 			}
+			return k, nil
+		}))
+		if errors.Is(err, otter.ErrNotFound) {
+			return nil, errNoKey
+		}
+		if err != nil {
 			return nil, err
 		}
 		if !k.Enabled || k.App != app {

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/maypok86/otter/v2"
+
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
 	"github.com/strata-go/strata/schema"
@@ -52,6 +54,7 @@ const sendTries = 30
 // and the client drops what it already has by id.
 type Service struct {
 	r       *repo.Repo
+	keys    *otter.Cache[string, AppKey] // apps' keys, read recently
 	now     func() time.Time
 	gapFree bool
 	window  time.Duration
@@ -75,8 +78,13 @@ func New(r *repo.Repo, o Options) *Service {
 	if o.Window == 0 {
 		o.Window = DefaultWindow
 	}
-	return &Service{r: r, now: o.Now, gapFree: r.Capabilities().Has(driver.CapTransactions), window: o.Window}
+	return &Service{r: r, now: o.Now, gapFree: r.Capabilities().Has(driver.CapTransactions), window: o.Window,
+		keys: otter.Must(&otter.Options[string, AppKey]{MaximumSize: 10_000, ExpiryCalculator: otter.ExpiryWriting[string, AppKey](keyTTL)})}
 }
+
+// Close stops the goroutine of the service's key cache (which otherwise
+// stops once the service is unreachable). The repo stays open.
+func (s *Service) Close() { s.keys.StopAllGoroutines() }
 
 // GapFree reports whether positions are a gap-free sequence (else they
 // are ids, read with an overlap window).

@@ -27,7 +27,8 @@
 //	                   An int key that is zero on insert gets a snowflake
 //	                   ID from the repo; a string key must be set.
 //	index, index=NAME  a secondary index; fields sharing NAME form one
-//	                   composite index, in field order
+//	                   composite index, in field order; index=A|B puts
+//	                   the field in composite indexes A and B
 //	unique, unique=NAME a unique index, likewise
 //	size=N             at most N characters (string) or bytes ([]byte);
 //	                   longer values are refused

@@ -201,13 +201,23 @@ func (p *parser) field(sf reflect.StructField, idx []int, tg tag) error {
 		}
 	}
 	for _, k := range []string{"index", "unique"} {
-		if group, ok := tg.opts[k]; ok {
-			if group != "" && !driver.IsIdentifier(group) {
-				return p.errorf(sf.Name, "%s=%q: use letters, digits and '_'", k, group)
+		groups, ok := tg.opts[k]
+		if !ok {
+			continue
+		}
+		if !kind.Scalar() {
+			return p.errorf(sf.Name, "%s on a %s field: only scalar fields can be indexed", k, kind)
+		}
+		// index=a|b: the field is in composite indexes a and b.
+		seen := map[string]bool{}
+		for _, group := range strings.Split(groups, "|") {
+			if (group != "" || groups != "") && !driver.IsIdentifier(group) {
+				return p.errorf(sf.Name, "%s=%q: use letters, digits and '_', and '|' between index names", k, groups)
 			}
-			if !kind.Scalar() {
-				return p.errorf(sf.Name, "%s on a %s field: only scalar fields can be indexed", k, kind)
+			if seen[group] {
+				return p.errorf(sf.Name, "%s=%q: %q twice", k, groups, group)
 			}
+			seen[group] = true
 			p.addIndex(f.Name, group, k == "unique")
 		}
 	}

@@ -184,11 +184,21 @@ func TestBadTags(t *testing.T) {
 		ID int64
 		M  map[string]int `strata:"m,index"`
 	}
+	type emptyGroup struct {
+		ID int64
+		A  string `strata:"a,index=x|"`
+	}
+	type twiceGroup struct {
+		ID int64
+		A  string `strata:"a,index=x|x"`
+	}
 	cases := []struct {
 		v            any
 		struct_, msg string
 	}{
 		{noKey{}, "noKey", "no primary key"},
+		{emptyGroup{}, "field A", `index="x|"`},
+		{twiceGroup{}, "field A", `"x" twice`},
 		{twoKeys{}, "twoKeys", "second primary key"},
 		{unknownOpt{}, "field Name", `unknown tag option "indexx"`},
 		{badMerge{}, "field Name", "merge=counter does not apply to type string"},
@@ -322,6 +332,22 @@ func TestSchemaOptionsAnywhere(t *testing.T) {
 	assert.Equal(t, "accounts", s.Name())
 	assert.Equal(t, "accounts_email_key", s.Collection.Indexes[0].Name)
 	assert.Equal(t, "accounts.email", s.Field("email").String())
+}
+
+func TestFieldInTwoCompositeIndexes(t *testing.T) {
+	type Msg struct {
+		_       struct{} `strata:"table=msgs"`
+		ID      int64
+		Conv    string `strata:"conv,index=by_pos|by_change"`
+		Pos     int64  `strata:"pos,index=by_pos"`
+		Changed int64  `strata:"changed,index=by_change"`
+	}
+	s, err := schema.Of[Msg]()
+	require.NoError(t, err)
+	assert.Equal(t, []driver.Index{
+		{Name: "msgs_by_pos_idx", Fields: []string{"conv", "pos"}},
+		{Name: "msgs_by_change_idx", Fields: []string{"conv", "changed"}},
+	}, s.Collection.Indexes)
 }
 
 func TestLongIndexNames(t *testing.T) {

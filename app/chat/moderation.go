@@ -110,6 +110,11 @@ func (s *Service) change(ctx context.Context, tok *Token, key, op string, fn fun
 		if err != nil {
 			return nil, err
 		}
+		changed, err := s.r.NewID()
+		if err != nil {
+			return nil, fmt.Errorf("chat: %s: %w", op, err)
+		}
+		cs.Put("changed", int64(changed))
 		err = s.r.Update(ctx, cs)
 		if errors.Is(err, repo.ErrStale) && try < sendTries {
 			continue

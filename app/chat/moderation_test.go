@@ -141,3 +141,57 @@ func TestEditRacingHide(t *testing.T) {
 		}
 	})
 }
+
+// A client that was away catches up with the edits and hides made
+// meanwhile by their change cursor, in pages, and only with changes:
+// messages sent and never changed are Since's.
+func TestUpdatesCatchUp(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Service) {
+		ctx := t.Context()
+		alice, mod := member("alice"), moderatorToken("mod")
+		require.NoError(t, s.Join(ctx, alice))
+		require.NoError(t, s.Join(ctx, mod))
+		var sent []*Message
+		for i := range 5 {
+			m, err := s.Send(ctx, alice, fmt.Sprintf("u%d", i), fmt.Sprintf("text %d", i))
+			require.NoError(t, err)
+			sent = append(sent, m)
+		}
+		// What a client has seen: every message as sent.
+		seen := sent[len(sent)-1].Changed
+		ms, next, more, err := s.Updates(ctx, alice, seen)
+		require.NoError(t, err)
+		require.Empty(t, ms, "nothing has changed")
+		require.False(t, more)
+		require.Equal(t, seen, next)
+
+		// Away: message 1 is edited, message 3 hidden, message 1 edited again.
+		_, err = s.Edit(ctx, alice, sent[1].Key, "edited once")
+		require.NoError(t, err)
+		_, err = s.SetHidden(ctx, mod, sent[3].Key, true)
+		require.NoError(t, err)
+		last, err := s.Edit(ctx, alice, sent[1].Key, "edited twice")
+		require.NoError(t, err)
+		_, err = s.Send(ctx, alice, "u5", "a new message is not an update")
+		require.NoError(t, err)
+
+		// Back: from the overlap window before what it saw.
+		ms, next, _, err = s.Updates(ctx, alice, s.UpdatesFrom(seen))
+		require.NoError(t, err)
+		got := map[string]Message{}
+		for _, m := range ms {
+			if have, ok := got[m.Key]; !ok || m.Version > have.Version {
+				got[m.Key] = m
+			}
+		}
+		require.Len(t, got, 2, "messages 1 and 3, each once at its latest")
+		require.Equal(t, "edited twice", got[sent[1].Key].Text)
+		require.Equal(t, last.Version, got[sent[1].Key].Version)
+		require.True(t, got[sent[3].Key].Hidden)
+		require.Empty(t, got[sent[3].Key].Text, "a member is not shown a hidden text")
+		require.GreaterOrEqual(t, next, last.Changed)
+		ms, _, _, err = s.Updates(ctx, alice, next)
+		require.NoError(t, err)
+		require.Empty(t, ms, "nothing changed after the cursor returned")
+	})
+}

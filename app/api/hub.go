@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -57,12 +58,20 @@ type hub struct {
 
 	mu    sync.Mutex
 	rooms map[string]*room // by topic
+	// dirty holds the conversations of events that failed to publish:
+	// until a resync reaches every node, their clients may lack them.
+	dirty map[string]*chat.Token // by topic
 	stop  chan struct{}
 	done  chan struct{}
 }
 
 type room struct {
-	tok     *chat.Token // a token of the room's conversation, for publishing
+	tok *chat.Token // a token of the room's conversation, for publishing
+	// ready is closed once the room's subscription is made (or failed,
+	// with err); the first joiner subscribes outside the hub's lock, and
+	// the others wait for it.
+	ready   chan struct{}
+	err     error
 	cancel  func()
 	clients map[*client]struct{}
 	remote  map[string]announcement // by node
@@ -76,7 +85,7 @@ type announcement struct {
 }
 
 func newHub(bus pubsub.Bus, log *slog.Logger, node string, beat, ttl time.Duration) *hub {
-	h := &hub{bus: bus, log: log, node: node, beat: beat, ttl: ttl, rooms: map[string]*room{},
+	h := &hub{bus: bus, log: log, node: node, beat: beat, ttl: ttl, rooms: map[string]*room{}, dirty: map[string]*chat.Token{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go h.heartbeat()
 	return h
@@ -90,15 +99,50 @@ func topic(tok *chat.Token) string {
 }
 
 // publish sends an event of the token's conversation to every node. A
-// failure is logged, not returned: messages are stored, and clients that
-// miss an event catch up from the store; presence is repeated.
+// failure is logged, not returned: what the event says is stored, and
+// the conversation is marked for a resync, which the hub publishes as
+// soon as the bus takes it, and which makes every client of the
+// conversation catch up from the store. An event too large for the bus
+// is replaced by a resync at once. Presence is repeated anyway.
 func (h *hub) publish(ctx context.Context, tok *chat.Token, ev event) {
 	b, err := json.Marshal(ev)
 	if err == nil {
 		err = h.bus.Publish(ctx, topic(tok), b)
 	}
-	if err != nil {
-		h.log.Warn("chat: publishing an event failed", "type", ev.Type, "error", err)
+	if errors.Is(err, pubsub.ErrTooLarge) {
+		b, _ = json.Marshal(event{Type: "resync"})
+		err = h.bus.Publish(ctx, topic(tok), b)
+	}
+	if err == nil || ev.Type == "presence" || ev.Type == "who" || ev.Type == "typing" {
+		return
+	}
+	h.log.Warn("chat: publishing an event failed; its conversation will resync", "type", ev.Type, "error", err)
+	h.mu.Lock()
+	h.dirty[topic(tok)] = tok
+	h.mu.Unlock()
+}
+
+// resync publishes a resync of each conversation whose events failed to
+// publish, until the bus takes it.
+func (h *hub) resync() {
+	h.mu.Lock()
+	dirty := h.dirty
+	if len(dirty) == 0 {
+		h.mu.Unlock()
+		return
+	}
+	h.dirty = map[string]*chat.Token{}
+	h.mu.Unlock()
+	b, _ := json.Marshal(event{Type: "resync"})
+	for t, tok := range dirty {
+		ctx, cancel := context.WithTimeout(context.Background(), h.beat)
+		err := h.bus.Publish(ctx, t, b)
+		cancel()
+		if err != nil {
+			h.mu.Lock()
+			h.dirty[t] = tok
+			h.mu.Unlock()
+		}
 	}
 }
 
@@ -110,16 +154,36 @@ func (h *hub) join(ctx context.Context, c *client) error {
 	r := h.rooms[t]
 	fresh := r == nil
 	if fresh {
-		r = &room{tok: c.tok, clients: map[*client]struct{}{}, remote: map[string]announcement{}}
-		cancel, err := h.bus.Subscribe(ctx, t, func(ev pubsub.Event) { h.deliver(t, ev) })
-		if err != nil {
-			h.mu.Unlock()
-			return err
-		}
-		r.cancel = cancel
+		r = &room{tok: c.tok, ready: make(chan struct{}), clients: map[*client]struct{}{}, remote: map[string]announcement{}}
 		h.rooms[t] = r
 	}
 	r.clients[c] = struct{}{}
+	h.mu.Unlock()
+	if fresh {
+		// Outside the lock: the bus may take a round trip, or hang
+		// until ctx ends.
+		cancel, err := h.bus.Subscribe(ctx, t, func(ev pubsub.Event) { h.deliver(t, ev) })
+		h.mu.Lock()
+		r.cancel, r.err = cancel, err
+		if err != nil && h.rooms[t] == r {
+			delete(h.rooms, t) // its waiting joiners fail too
+		}
+		close(r.ready)
+		h.mu.Unlock()
+	} else {
+		select {
+		case <-r.ready:
+		case <-ctx.Done():
+			h.mu.Lock()
+			delete(r.clients, c)
+			h.mu.Unlock()
+			return ctx.Err()
+		}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	h.mu.Lock()
 	users := r.local()
 	h.refresh(r, false)                                 // the others, if the newcomer changed who is online
 	c.enqueue(event{Type: "presence", Users: r.online}) // the newcomer, always
@@ -198,17 +262,26 @@ func (h *hub) refresh(r *room, force bool) {
 	}
 }
 
-// heartbeat announces this node's presence in every room each beat, and
-// drops the announcements of nodes that fell silent. It runs until
-// close.
+// resyncEvery is how often the hub retries the resyncs of conversations
+// whose events failed to publish.
+const resyncEvery = 250 * time.Millisecond
+
+// heartbeat announces this node's presence in every room each beat,
+// drops the announcements of nodes that fell silent, and retries
+// resyncs. It runs until close.
 func (h *hub) heartbeat() {
 	defer close(h.done)
 	tick := time.NewTicker(h.beat)
 	defer tick.Stop()
+	retry := time.NewTicker(resyncEvery)
+	defer retry.Stop()
 	for {
 		select {
 		case <-h.stop:
 			return
+		case <-retry.C:
+			h.resync()
+			continue
 		case <-tick.C:
 		}
 		type beat struct {

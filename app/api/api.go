@@ -131,6 +131,7 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	v1.POST("/messages", s.send)
 	v1.GET("/messages", s.history)
 	v1.GET("/messages/since", s.since)
+	v1.GET("/messages/updates", s.updates)
 	v1.PATCH("/messages/:id", s.edit)
 	v1.POST("/messages/:id/hide", s.hide(true))
 	v1.POST("/messages/:id/unhide", s.hide(false))
@@ -208,7 +209,11 @@ type messageJSON struct {
 	Hidden   bool   `json:"hidden,omitempty"`
 	// Version orders a message's updates: apply the one with the highest;
 	// on a tie (concurrent changes on an AP store, merged) hidden wins.
-	Version  int64      `json:"version"`
+	Version int64 `json:"version"`
+	// Changed is the message's change cursor: a client keeps the
+	// greatest it has seen and resumes updates from it (the WebSocket's
+	// changed=, GET /v1/messages/updates?seen=).
+	Changed  string     `json:"changed"`
 	EditedAt *time.Time `json:"edited_at,omitempty"`
 	SentAt   time.Time  `json:"sent_at"`
 }
@@ -217,7 +222,8 @@ func toJSON(tok *chat.Token, m *chat.Message) messageJSON {
 	return messageJSON{
 		ID: m.Key, SID: strconv.FormatInt(m.ID, 10), Pos: strconv.FormatInt(m.Pos, 10),
 		User: strings.TrimPrefix(m.User, tok.App+"/"), Name: m.Name, ClientID: m.ClientID,
-		Text: m.Text, Hidden: m.Hidden, Version: m.Version, EditedAt: m.EditedAt, SentAt: m.InsertedAt,
+		Text: m.Text, Hidden: m.Hidden, Version: m.Version, Changed: strconv.FormatInt(m.Changed, 10),
+		EditedAt: m.EditedAt, SentAt: m.InsertedAt,
 	}
 }
 
@@ -348,6 +354,33 @@ func (s *Server) since(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"messages": list(tok, ms)})
+}
+
+// updates serves GET /v1/messages/updates?seen=CURSOR (the greatest
+// change cursor the client has seen: the overlap window before it is
+// re-read) or ?after=NEXT (the next of the previous page): the messages
+// edited, hidden or shown since, and where to go on from.
+func (s *Server) updates(c echo.Context) error {
+	tok := token(c)
+	seen, err := position(c, "seen")
+	if err != nil {
+		return err
+	}
+	after, err := position(c, "after")
+	if err != nil {
+		return err
+	}
+	if seen > 0 && after > 0 {
+		return fmt.Errorf("%w: give seen= or after=, not both", chat.ErrInput)
+	}
+	if seen > 0 {
+		after = s.svc.UpdatesFrom(seen)
+	}
+	ms, next, more, err := s.svc.Updates(c.Request().Context(), tok, after)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": list(tok, ms), "next": strconv.FormatInt(next, 10), "more": more})
 }
 
 func (s *Server) edit(c echo.Context) error {

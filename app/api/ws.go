@@ -19,9 +19,11 @@ const (
 	wsReadLimit  = 64 << 10         // a client frame (a message of MaxText characters, JSON-escaped, fits)
 	wsQueue      = 256              // events waiting for a slow client before it is dropped
 	wsBatch      = 64               // events coalesced into one frame at most
+	wsFrameBytes = 32 << 10         // and their size, about (a frame of one event may be larger)
 	wsWriteLimit = 10 * time.Second // one frame's write
 	wsPing       = 30 * time.Second
 	maxSeen      = 4096                   // message ids remembered for de-duplication
+	tailPage     = 50                     // messages sent first to a client without a position
 	typingEvery  = 2 * time.Second        // a connection's typing events, at most
 	readEvery    = 200 * time.Millisecond // a connection's read positions, at most
 )
@@ -95,10 +97,13 @@ type request struct {
 	Pos      string `json:"pos"`
 }
 
-// websocket serves GET /v1/ws?token=…&after=POS: the conversation's
-// messages after position POS, then its live events; and the client's
-// sends. (A browser cannot set headers on a WebSocket, hence the token
-// in the query.)
+// websocket serves GET /v1/ws?token=…&after=POS&changed=CURSOR: the
+// conversation's messages after position POS (without after=, the
+// latest page of them), the updates (edits,
+// hides) of its messages after change cursor CURSOR (the greatest
+// "changed" the client has seen), then its live events; and the
+// client's sends. (A browser cannot set headers on a WebSocket, hence
+// the token in the query.)
 func (s *Server) websocket(c echo.Context) error {
 	if s.draining.Load() {
 		return &apiError{status: http.StatusServiceUnavailable, msg: "this node is shutting down; connect to another"}
@@ -110,7 +115,13 @@ func (s *Server) websocket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	after, err := position(c, "after")
+	after := int64(-1) // no after=: the latest page first
+	if c.QueryParams().Has("after") {
+		if after, err = position(c, "after"); err != nil {
+			return err
+		}
+	}
+	changed, err := position(c, "changed")
 	if err != nil {
 		return err
 	}
@@ -140,7 +151,7 @@ func (s *Server) websocket(c echo.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer cancel()
-		if err := cl.write(ctx, after); err != nil && ctx.Err() == nil {
+		if err := cl.write(ctx, after, changed); err != nil && ctx.Err() == nil {
 			s.log.Debug("chat ws: writer ended", "error", err)
 		}
 	})
@@ -213,13 +224,26 @@ func (c *client) reply(ctx context.Context, f frame) {
 	_ = c.conn.Write(ctx, websocket.MessageText, b)
 }
 
-// write sends the client the conversation after position after, then its
-// live events, catching up from the store again whenever it may have
-// missed some (a position skipped, or the bus said so).
-func (c *client) write(ctx context.Context, after int64) error {
-	st := &stream{last: after, seen: map[string]struct{}{}}
+// write sends the client the conversation after position after and the
+// updates after change cursor changed, then its live events, catching
+// up from the store again whenever it may have missed some (a position
+// skipped, or the bus said so).
+func (c *client) write(ctx context.Context, after, changed int64) error {
+	st := &stream{last: after, changed: changed, seen: map[string]struct{}{}}
+	if after < 0 {
+		if err := c.tail(ctx, st); err != nil {
+			return err
+		}
+	}
 	if err := c.catchUp(ctx, st); err != nil {
 		return err
+	}
+	if changed > 0 {
+		// A client that comes back; a new one has every message as it
+		// is now.
+		if err := c.catchUpUpdates(ctx, st); err != nil {
+			return err
+		}
 	}
 	ping := time.NewTicker(wsPing)
 	defer ping.Stop()
@@ -257,8 +281,14 @@ func (c *client) write(ctx context.Context, after int64) error {
 				if err := c.catchUp(ctx, st); err != nil {
 					return err
 				}
+				if err := c.catchUpUpdates(ctx, st); err != nil {
+					return err
+				}
+			case e.Type == "update":
+				st.changes(e.Message)
+				out = append(out, c.visible(e))
 			case e.Type != "message":
-				out = append(out, c.visible(e)) // update, presence, typing
+				out = append(out, c.visible(e)) // presence, typing
 			case st.have(e.Message), c.s.svc.GapFree() && st.pos(e.Message) <= st.last:
 				// Had it (from the catch-up), or before the position
 				// the client came from.
@@ -314,6 +344,52 @@ func (c *client) catchUp(ctx context.Context, st *stream) error {
 	}
 }
 
+// tail sends a client that comes without a position the latest page of
+// the conversation (older pages are GET /v1/messages?before=), and
+// starts its stream after it.
+func (c *client) tail(ctx context.Context, st *stream) error {
+	st.last = 0
+	ms, err := c.s.svc.History(ctx, c.tok, 0, tailPage)
+	if err != nil {
+		return err
+	}
+	out := make([]event, 0, len(ms))
+	for i := len(ms) - 1; i >= 0; i-- {
+		mj := toJSON(c.tok, &ms[i])
+		st.add(&mj)
+		out = append(out, event{Type: "message", Message: &mj})
+	}
+	return c.send(ctx, out)
+}
+
+// catchUpUpdates sends the updates the store has after the stream's
+// change cursor (re-reading the overlap window before it).
+func (c *client) catchUpUpdates(ctx context.Context, st *stream) error {
+	if st.changed == 0 {
+		return nil // the client has no message yet
+	}
+	after := c.s.svc.UpdatesFrom(st.changed)
+	for {
+		ms, next, more, err := c.s.svc.Updates(ctx, c.tok, after)
+		if err != nil {
+			return err
+		}
+		out := make([]event, 0, len(ms))
+		for i := range ms {
+			mj := toJSON(c.tok, &ms[i])
+			st.changes(&mj)
+			out = append(out, event{Type: "update", Message: &mj})
+		}
+		if err := c.send(ctx, out); err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		after = next
+	}
+}
+
 // visible blanks a hidden message's text for a member.
 func (c *client) visible(e event) event {
 	if e.Message != nil && e.Message.Hidden && c.tok.Role != chat.RoleModerator {
@@ -324,27 +400,53 @@ func (c *client) visible(e event) event {
 	return e
 }
 
-// send writes events as one frame.
+// send writes events in frames of at most wsBatch events and about
+// wsFrameBytes (or one event, if larger).
 func (c *client) send(ctx context.Context, events []event) error {
-	if len(events) == 0 {
-		return nil
+	for len(events) > 0 {
+		n, size := 0, 0
+		for n < len(events) && n < wsBatch && (n == 0 || size+events[n].size() <= wsFrameBytes) {
+			size += events[n].size()
+			n++
+		}
+		b, err := json.Marshal(frame{Type: "events", Events: events[:n]})
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
+		err = c.conn.Write(wctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			return err
+		}
+		events = events[n:]
 	}
-	b, err := json.Marshal(frame{Type: "events", Events: events})
-	if err != nil {
-		return err
+	return nil
+}
+
+// size estimates an event's size in JSON, in bytes.
+func (e *event) size() int {
+	n := 64 + 48*len(e.Users)
+	if m := e.Message; m != nil {
+		n += 256 + len(m.Text) + len(m.Name) + len(m.ClientID) + len(m.ID)
 	}
-	ctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
-	defer cancel()
-	return c.conn.Write(ctx, websocket.MessageText, b)
+	return n
 }
 
 // stream is what a client has been sent: the greatest position, and the
 // ids of the messages (for the overlap window of stores without gap-free
 // positions, and for events that arrive after the catch-up sent them).
 type stream struct {
-	last  int64
-	seen  map[string]struct{}
-	order []string
+	last    int64
+	changed int64 // the greatest change cursor sent
+	seen    map[string]struct{}
+	order   []string
+}
+
+// changes records a message's change cursor.
+func (st *stream) changes(m *messageJSON) {
+	c, _ := strconv.ParseInt(m.Changed, 10, 64)
+	st.changed = max(st.changed, c)
 }
 
 func (st *stream) pos(m *messageJSON) int64 {
@@ -365,6 +467,7 @@ func (st *stream) add(m *messageJSON) {
 		st.order = st.order[1:]
 	}
 	st.last = max(st.last, st.pos(m))
+	st.changes(m)
 }
 
 // sendAndPublish stores a message (rate-limited) and tells every node.

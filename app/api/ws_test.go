@@ -42,6 +42,7 @@ func redialWS(t *testing.T, srv *httptest.Server, tok string, after string, had 
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, u, nil)
 	require.NoError(t, err)
+	conn.SetReadLimit(1 << 20) // a browser's is larger still
 	t.Cleanup(func() { conn.CloseNow() })
 	return &wsClient{t: t, conn: conn, had: had}
 }

@@ -55,22 +55,22 @@ type Conversation struct {
 // instead of storing it twice, on every store. ID is its snowflake id,
 // Pos its position in the conversation (see Service).
 type Message struct {
-	_            struct{}   `strata:"table=chat_messages"`
-	Key          string     `strata:"key,pk,size=64"`
-	ID           int64      `strata:"sid"`
-	Conversation string     `strata:"conversation,index=by_pos|by_change,size=260"`
-	Pos          int64      `strata:"pos,index=by_pos"`
+	_            struct{} `strata:"table=chat_messages"`
+	Key          string   `strata:"key,pk,size=64"`
+	ID           int64    `strata:"sid"`
+	Conversation string   `strata:"conversation,index=by_pos|by_change,size=260"`
+	Pos          int64    `strata:"pos,index=by_pos"`
 	// Changed is a snowflake id drawn at the message's last change (its
 	// ID when it has not changed since it was sent): the cursor by which
 	// a client that was away catches up with edits and hides (see
 	// Service.Updates).
-	Changed int64 `strata:"changed,index=by_change"`
-	User         string     `strata:"user_id,size=260"`
-	Name         string     `strata:"name,size=100"`
-	ClientID     string     `strata:"client_id,size=128"`
-	Text         string     `strata:"text,size=4096"`
-	Hidden       bool       `strata:"hidden"`
-	EditedAt     *time.Time `strata:"edited_at"`
+	Changed  int64      `strata:"changed,index=by_change"`
+	User     string     `strata:"user_id,size=260"`
+	Name     string     `strata:"name,size=100"`
+	ClientID string     `strata:"client_id,size=128"`
+	Text     string     `strata:"text,size=4096"`
+	Hidden   bool       `strata:"hidden"`
+	EditedAt *time.Time `strata:"edited_at"`
 	// Version counts the message's changes (edits, hides): concurrent
 	// changes are checked against it (an edit racing a hide fails rather
 	// than unhiding), and whoever applies update events keeps the

@@ -10,7 +10,7 @@
 // the fastest, reconnects with backoff and fails over to the next when
 // its node dies, resumes from the last position it saw (the server sends
 // what came after it: no gap; the widget drops what it already has: no
-// duplicate), keeps unsent messages in an outbox in localStorage and
+// duplicate) and the last change it saw (edits and hides since), keeps unsent messages in an outbox in localStorage and
 // resends them with their client ids (a resend is never a second
 // message), and renders text as text, never HTML.
 (function () {
@@ -35,7 +35,9 @@
   form.appendChild(input); form.appendChild(button);
   [status, online, log, typing, form].forEach(function (e) { target.appendChild(e); });
 
-  var token = cfg.token || null, user = null, ws = null, last = "", backoff = 500, ranked = nodes.slice(), next = 0;
+  // last: the greatest position seen; changed: the greatest change cursor
+  // (edits and hides since come on reconnect).
+  var token = cfg.token || null, user = null, ws = null, last = "", changed = "", backoff = 500, ranked = nodes.slice(), next = 0;
   var rows = {}, versions = {}, typingTimer = null, lastTyping = 0;
   var outboxKey = null, outbox = {};
 
@@ -67,6 +69,7 @@
   }
   function showQueued(req) { fill(row("out:" + req.client_id), user || "you", req.text, "queued"); }
   function render(m) {
+    if (m.changed && greater(m.changed, changed || "0")) changed = m.changed;
     var v = versions[m.id];
     // Updates may arrive out of order: keep the highest version; on a
     // tie (an AP store merged concurrent changes) hidden wins.
@@ -93,7 +96,8 @@
 
   function connect() {
     var node = ranked[next % ranked.length];
-    var url = node.replace(/^http/, "ws") + "/v1/ws?token=" + encodeURIComponent(token) + (last ? "&after=" + last : "");
+    var url = node.replace(/^http/, "ws") + "/v1/ws?token=" + encodeURIComponent(token) + (last ? "&after=" + last : "") +
+      (changed ? "&changed=" + changed : "");
     ws = new WebSocket(url);
     var opened = false;
     ws.onopen = function () {

@@ -61,6 +61,9 @@ type Options struct {
 	Bus pubsub.Bus
 	// Node names this node in presence announcements ("": random).
 	Node string
+	// MaxUserConns is how many WebSocket connections one user of an app
+	// may hold on this node at once (0: DefaultMaxUserConns).
+	MaxUserConns int
 	// PresenceBeat is how often the node announces who is connected
 	// through it, and PresenceTTL how long others trust an announcement
 	// (0: DefaultPresenceBeat, and three beats).
@@ -69,6 +72,10 @@ type Options struct {
 
 // DefaultPresenceBeat is how often a node announces its presence.
 const DefaultPresenceBeat = 5 * time.Second
+
+// DefaultMaxUserConns is how many WebSocket connections a user may hold
+// on one node: tabs and devices, not a flood.
+const DefaultMaxUserConns = 16
 
 // Server is the API.
 type Server struct {
@@ -83,6 +90,9 @@ type Server struct {
 	// conns counts the open ones.
 	draining atomic.Bool
 	conns    sync.WaitGroup
+	// userConns counts each user's open connections (by app/user).
+	userMu    sync.Mutex
+	userConns map[string]int
 }
 
 // New returns the API over svc; mount it with Handler or Routes.
@@ -109,6 +119,9 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	if opts.Node == "" {
 		opts.Node = fmt.Sprintf("node-%08x", rand.Uint32())
 	}
+	if opts.MaxUserConns <= 0 {
+		opts.MaxUserConns = DefaultMaxUserConns
+	}
 	if opts.PresenceBeat <= 0 {
 		opts.PresenceBeat = DefaultPresenceBeat
 	}
@@ -120,7 +133,8 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 		local := pubsub.NewLocal()
 		opts.Bus, closeBus = local, local.Close
 	}
-	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New(), hub: newHub(opts.Bus, opts.Logger, opts.Node, opts.PresenceBeat, opts.PresenceTTL), closeBus: closeBus}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, echo: echo.New(), hub: newHub(opts.Bus, opts.Logger, opts.Node, opts.PresenceBeat, opts.PresenceTTL), closeBus: closeBus,
+		userConns: map[string]int{}}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -139,6 +153,7 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 	v1.DELETE("/bans/:user", s.unban)
 	v1.POST("/read", s.read)
 	v1.GET("/unread", s.unread)
+	s.mountAdmin()
 	return s, nil
 }
 
@@ -477,10 +492,12 @@ func bind(c echo.Context, v any) error {
 	return nil
 }
 
-// apiError is an error with its HTTP status and public message.
+// apiError is an error with its HTTP status and public message (and the
+// seconds to retry after, if set).
 type apiError struct {
 	status int
 	msg    string
+	retry  int
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -492,8 +509,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	status, msg := s.status(err)
 	var re *rateError
+	var ae *apiError
 	if errors.As(err, &re) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(re.retry))
+	} else if errors.As(err, &ae) && ae.retry > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.retry))
 	}
 	if status >= 500 || status == http.StatusUnauthorized {
 		s.log.LogAttrs(c.Request().Context(), levelOf(status), "chat api", slog.Int("status", status),

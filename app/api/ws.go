@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -125,6 +126,11 @@ func (s *Server) websocket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.holdConn(tok)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.svc.Join(ctx, tok); err != nil {
 		return err
 	}
@@ -160,6 +166,25 @@ func (s *Server) websocket(c echo.Context) error {
 	wg.Wait()
 	conn.CloseNow()
 	return nil
+}
+
+// holdConn counts a connection of the token's user, or refuses it (429)
+// past Options.MaxUserConns; release uncounts it.
+func (s *Server) holdConn(tok *chat.Token) (release func(), err error) {
+	key := tok.App + "/" + tok.User
+	s.userMu.Lock()
+	defer s.userMu.Unlock()
+	if s.userConns[key] >= s.opts.MaxUserConns {
+		return nil, &apiError{status: http.StatusTooManyRequests, msg: fmt.Sprintf("at most %d connections per user", s.opts.MaxUserConns), retry: 5}
+	}
+	s.userConns[key]++
+	return func() {
+		s.userMu.Lock()
+		defer s.userMu.Unlock()
+		if s.userConns[key]--; s.userConns[key] == 0 {
+			delete(s.userConns, key)
+		}
+	}, nil
 }
 
 // read serves the client's frames until the connection ends.

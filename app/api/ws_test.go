@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -184,6 +185,29 @@ func TestWebSocketRefusesBadTokens(t *testing.T) {
 		require.NotNil(t, resp)
 		require.Equal(t, 401, resp.StatusCode)
 	}
+}
+
+// A user holds at most MaxUserConns connections on a node; closing one
+// makes room for another, and other users are not counted against it.
+func TestConnectionsPerUser(t *testing.T) {
+	f := newFixture(t, Options{MaxUserConns: 2})
+	alice := f.token(false, "alice", "c1", chat.RoleMember)
+	first := dialWS(t, f.srv, alice, "")
+	dialWS(t, f.srv, f.token(false, "alice", "c2", chat.RoleMember), "") // another conversation, the same user
+	u := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws?token=" + url.QueryEscape(alice)
+	_, resp, err := websocket.Dial(t.Context(), u, nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	dialWS(t, f.srv, f.token(false, "bob", "c1", chat.RoleMember), "")
+	first.conn.Close(websocket.StatusNormalClosure, "")
+	require.Eventually(t, func() bool {
+		conn, _, err := websocket.Dial(t.Context(), u, nil)
+		if err == nil {
+			conn.CloseNow()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond, "a closed connection frees its place")
 }
 
 // A client that reads nothing is dropped once its queue is full; the

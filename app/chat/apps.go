@@ -131,6 +131,18 @@ func (s *Service) CheckSecret(ctx context.Context, app, keyID string, secret []b
 	return nil
 }
 
+// AppModerator returns the token of the app's backend moderating a
+// conversation with the secret of one of the app's keys: a moderator
+// with no user id (so it bans anyone but moderators, and is banned by
+// no one). Check the secret first (CheckSecret).
+func (s *Service) AppModerator(app, keyID, conv string) (*Token, error) {
+	if !validID(conv) {
+		return nil, fmt.Errorf("%w: bad conversation id", ErrInput)
+	}
+	return &Token{App: app, KeyID: keyID, Name: "moderator (app key " + keyID + ")", Conversation: conv,
+		Role: RoleModerator, Expires: s.now().Add(time.Minute)}, nil
+}
+
 // EnsureApp returns the app with the given id and an enabled key of it,
 // creating either if missing (for a demo app whose id is fixed).
 func (s *Service) EnsureApp(ctx context.Context, id, name string) (*App, *AppKey, error) {

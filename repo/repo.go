@@ -93,6 +93,17 @@ func (r *Repo) Close() error {
 // Router's transactions are those of its transaction store (see Router).
 func (r *Repo) Capabilities() driver.Capabilities { return r.caps }
 
+// CapabilitiesOf returns the capabilities that hold for calls on schema
+// T: over a Router, those of T's store (with transactions only if a
+// transaction can use T); over any other adapter, Capabilities.
+func CapabilitiesOf[T any](r *Repo) (driver.Capabilities, error) {
+	s, err := schema.Of[T]()
+	if err != nil {
+		return 0, err
+	}
+	return r.capsOf(s.Collection), nil
+}
+
 // capsOf returns the capabilities that hold for calls on c.
 func (r *Repo) capsOf(c *driver.Collection) driver.Capabilities {
 	if r.ccaps != nil {

@@ -383,6 +383,18 @@ func TestRouterCapabilitiesPerRoute(t *testing.T) {
 	assert.False(t, rt.CapabilitiesOf(collOf[rVisit](t)).Has(driver.CapOffset))
 	assert.True(t, rt.CapabilitiesOf(collOf[rAccount](t)).Has(driver.CapOffset|driver.CapAggregates|driver.CapUpsert))
 
+	// The same through the Repo, by schema; transactions are the CP
+	// store's.
+	visitCaps, err := repo.CapabilitiesOf[rVisit](r)
+	require.NoError(t, err)
+	accountCaps, err := repo.CapabilitiesOf[rAccount](r)
+	require.NoError(t, err)
+	assert.False(t, visitCaps.Has(driver.CapOffset))
+	assert.False(t, visitCaps.Has(driver.CapTransactions), "AP schemas are outside transactions")
+	assert.True(t, accountCaps.Has(driver.CapOffset|driver.CapTransactions))
+	_, err = repo.CapabilitiesOf[int](r)
+	require.ErrorIs(t, err, repo.ErrInvalid)
+
 	for _, id := range []string{"a", "b", "c"} {
 		require.NoError(t, r.Insert(ctx, &rVisit{ID: id}))
 	}
@@ -391,7 +403,7 @@ func TestRouterCapabilitiesPerRoute(t *testing.T) {
 	}
 
 	// Offsets: refused for the AP store's schema only.
-	_, err := repo.All[rVisit](ctx, r, repo.Query{}.OrderBy("id").Offset(1))
+	_, err = repo.All[rVisit](ctx, r, repo.Query{}.OrderBy("id").Offset(1))
 	require.ErrorIs(t, err, repo.ErrUnsupported)
 	accounts, err := repo.All[rAccount](ctx, r, repo.Query{}.OrderBy("owner").Offset(1))
 	require.NoError(t, err)

@@ -12,5 +12,11 @@
 // for how positions are made gap-free on stores with transactions and
 // read with an overlap window on the others.
 //
+// Messages are tagged consistency=ap and the rest (apps, keys, users,
+// conversations, members, bans) consistency=cp, so that behind a
+// repo.Router the messages may live on Riak and the rest on PostgreSQL;
+// the Service then reads positions with the overlap window (GapFree
+// reports which).
+//
 // It knows nothing of HTTP, WebSocket or the bus between app nodes.
 package chat

@@ -10,7 +10,7 @@ import (
 // App is an integrating site: its public key is the id tokens name as
 // their audience.
 type App struct {
-	_    struct{} `strata:"table=chat_apps"`
+	_    struct{} `strata:"table=chat_apps,consistency=cp"`
 	ID   string   `strata:"id,pk,size=128"`
 	Name string   `strata:"name,size=200"`
 	schema.Timestamps
@@ -20,7 +20,7 @@ type App struct {
 // that keys can be rotated without downtime, and a disabled key signs
 // nothing the chat accepts.
 type AppKey struct {
-	_       struct{} `strata:"table=chat_app_keys"`
+	_       struct{} `strata:"table=chat_app_keys,consistency=cp"`
 	ID      string   `strata:"id,pk,size=260"` // app + "/" + key id
 	App     string   `strata:"app,index=by_app,size=128"`
 	KeyID   string   `strata:"key_id,index=by_app,size=128"`
@@ -31,7 +31,7 @@ type AppKey struct {
 
 // User is a user of an app, found or created from their first token.
 type User struct {
-	_    struct{} `strata:"table=chat_users"`
+	_    struct{} `strata:"table=chat_users,consistency=cp"`
 	ID   string   `strata:"id,pk,size=260"` // app + "/" + the site's user id
 	App  string   `strata:"app,size=128"`
 	Name string   `strata:"name,size=100"`
@@ -41,7 +41,7 @@ type User struct {
 // Conversation is a conversation of an app. Seq is its position counter,
 // on stores that give one atomically with the message (see Service).
 type Conversation struct {
-	_   struct{} `strata:"table=chat_conversations"`
+	_   struct{} `strata:"table=chat_conversations,consistency=cp"`
 	ID  string   `strata:"id,pk,size=260"` // app + "/" + the site's conversation id
 	App string   `strata:"app,size=128"`
 	Seq int64    `strata:"seq,merge=counter"`
@@ -55,7 +55,7 @@ type Conversation struct {
 // instead of storing it twice, on every store. ID is its snowflake id,
 // Pos its position in the conversation (see Service).
 type Message struct {
-	_            struct{} `strata:"table=chat_messages"`
+	_            struct{} `strata:"table=chat_messages,consistency=ap"`
 	Key          string   `strata:"key,pk,size=64"`
 	ID           int64    `strata:"sid"`
 	Conversation string   `strata:"conversation,index=by_pos|by_change,size=260"`
@@ -85,7 +85,7 @@ type Message struct {
 // Member is a user's membership of a conversation: their role there, as
 // their last token said, and the last position they read.
 type Member struct {
-	_            struct{} `strata:"table=chat_members"`
+	_            struct{} `strata:"table=chat_members,consistency=cp"`
 	ID           string   `strata:"id,pk,size=400"` // app + "/" + conversation + "/" + user
 	Conversation string   `strata:"conversation,index,size=260"`
 	User         string   `strata:"user_id,size=260"`
@@ -96,7 +96,7 @@ type Member struct {
 
 // Ban keeps a user from posting in a conversation until a time.
 type Ban struct {
-	_     struct{} `strata:"table=chat_bans"`
+	_     struct{} `strata:"table=chat_bans,consistency=cp"`
 	ID    string   `strata:"id,pk,size=400"` // as Member's
 	Until time.Time
 	By    string `strata:"by,size=260"`

@@ -78,8 +78,17 @@ func New(r *repo.Repo, o Options) *Service {
 	if o.Window == 0 {
 		o.Window = DefaultWindow
 	}
-	return &Service{r: r, now: o.Now, gapFree: r.Capabilities().Has(driver.CapTransactions), window: o.Window,
+	return &Service{r: r, now: o.Now, gapFree: gapFree(r), window: o.Window,
 		keys: otter.Must(&otter.Options[string, AppKey]{MaximumSize: 10_000, ExpiryCalculator: otter.ExpiryWriting[string, AppKey](keyTTL)})}
+}
+
+// gapFree reports whether a transaction can take a conversation's next
+// position and insert the message (a store with transactions holding
+// both; not so when a Router sends messages to an AP store).
+func gapFree(r *repo.Repo) bool {
+	m, err1 := repo.CapabilitiesOf[Message](r)
+	c, err2 := repo.CapabilitiesOf[Conversation](r)
+	return err1 == nil && err2 == nil && m.Has(driver.CapTransactions) && c.Has(driver.CapTransactions)
 }
 
 // Close stops the goroutine of the service's key cache (which otherwise

@@ -186,3 +186,18 @@ func texts(ms []Message) []string {
 	}
 	return out
 }
+
+// Positions are gap-free where one transaction holds a conversation and
+// its messages, and read with the overlap window elsewhere: on Riak, and
+// behind a router that keeps the messages (AP) on Riak and the
+// conversations (CP) on PostgreSQL.
+func TestGapFreeByStore(t *testing.T) {
+	want := map[string]bool{"memory": true, "sqlite": true, "postgres": true, "redis": true, "cache+sqlite": true,
+		"cache+redis": true, "riaktest": false, "riaktest+postgres": false}
+	eachStore(t, func(t *testing.T, s *Service) {
+		name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+		w, ok := want[name]
+		require.True(t, ok, "a store this test does not know: %s", name)
+		require.Equal(t, w, s.GapFree())
+	})
+}

@@ -33,8 +33,8 @@ func unique(prefix string) string {
 }
 
 // Stores opens, by name, a fresh repo for a test, closed when it ends:
-// the embedded and served stores the app runs on, and a cache in front
-// of two of them.
+// the embedded and served stores the app runs on, a router over Riak
+// and PostgreSQL, and a cache in front of two of them.
 var Stores = map[string]func(t *testing.T) *repo.Repo{
 	"memory": func(t *testing.T) *repo.Repo {
 		r, err := repo.New(memory.New())
@@ -52,6 +52,18 @@ var Stores = map[string]func(t *testing.T) *repo.Repo{
 	"riaktest": func(t *testing.T) *repo.Repo {
 		c := riaktest.Start(t, riaktest.Options{Nodes: 3})
 		return Open(t, "riak://"+strings.Join(c.Addrs(), ",")+"?n_val=3")
+	},
+	// The chat's messages (AP) on Riak, the rest (CP) on PostgreSQL,
+	// through a router.
+	"riaktest+postgres": func(t *testing.T) *repo.Repo {
+		c := riaktest.Start(t, riaktest.Options{Nodes: 3})
+		r, err := repo.OpenRouter(context.Background(), repo.RouteURLs{
+			AP: "riak://" + strings.Join(c.Addrs(), ",") + "?n_val=3", CP: testservers.PostgresSchema(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
 	},
 	"cache+sqlite": func(t *testing.T) *repo.Repo {
 		return Open(t, "cache+sqlite://"+t.TempDir()+"/chat.db?cache.namespace="+unique("c")+"&cache.negative=1m")

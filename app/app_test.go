@@ -3,10 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +21,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-go/strata/ephemeral"
+	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/internal/testservers"
 )
 
@@ -59,6 +67,43 @@ func getJSON(t *testing.T, u string, out any) int {
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
 	}
 	return resp.StatusCode
+}
+
+// sendJSON sends a message over the HTTP API and fails the test unless
+// it is stored.
+func sendJSON(t *testing.T, base, tok, clientID, text string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"client_id":%q,"text":%q}`, clientID, text)
+	req, err := http.NewRequestWithContext(t.Context(), "POST", base+"/v1/messages", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+}
+
+// The node list for the widget, and /metrics on a listener of its own.
+func TestNodesAndMetricsAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	metrics := ln.Addr().String()
+	ln.Close()
+	base, stop := start(t, "-nodes", "https://n1.example,https://n2.example", "-metrics-addr", metrics)
+	var nodes struct{ Nodes []string }
+	require.Equal(t, 200, getJSON(t, base+"/v1/nodes", &nodes))
+	require.Equal(t, []string{"https://n1.example", "https://n2.example"}, nodes.Nodes)
+	require.Equal(t, 404, getJSON(t, base+"/metrics", nil), "not on the public listener")
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, string(b), "go_goroutines")
+	require.NoError(t, stop())
+	_, err = http.Get("http://" + metrics + "/metrics")
+	require.Error(t, err, "the metrics listener stops with the app")
 }
 
 // The default app: health, the demo page, and two users chatting over
@@ -142,6 +187,101 @@ func TestConfig(t *testing.T) {
 	}
 	_, _, err = parseConfig(nil, func(k string) string { return map[string]string{"STRATA_CHAT_DEMO": "maybe"}[k] }, io.Discard)
 	require.Error(t, err)
+}
+
+// A configuration file fills what neither a flag nor the environment
+// sets; unknown or malformed settings are refused with the file's name.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		name := filepath.Join(dir, fmt.Sprint(len(body), ".json"))
+		require.NoError(t, os.WriteFile(name, []byte(body), 0o600))
+		return name
+	}
+	file := write(`{"addr": ":11", "store": "memory://", "store-ap": "memory://ap", "bus": "redis://r:6379",
+		"node": 12, "demo": false, "nodes": ["https://n1.example", "https://n2.example/"], "metrics-addr": "127.0.0.1:9100"}`)
+	env := map[string]string{"STRATA_CHAT_CONFIG": file, "STRATA_CHAT_BUS": "postgres://db/x"}
+	c, _, err := parseConfig([]string{"-node", "3"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, ":11", c.Addr)
+	require.Equal(t, "memory://", c.Store)
+	require.Equal(t, "memory://ap", c.StoreAP)
+	require.Empty(t, c.StoreCP)
+	require.Equal(t, "postgres://db/x", c.Bus, "the environment wins over the file")
+	require.Equal(t, 3, c.Node, "a flag wins over the file")
+	require.False(t, c.Demo)
+	require.Equal(t, []string{"https://n1.example", "https://n2.example"}, c.Nodes)
+	require.Equal(t, "127.0.0.1:9100", c.MetricsAddr)
+
+	for body, msg := range map[string]string{
+		`{"stor": "memory://"}`:          `unknown setting "stor"`,
+		`{"demo": "maybe"}`:              "demo",
+		`{"nodes": [1]}`:                 "a list holds strings",
+		`{"store": {"url": "x"}}`:        "want a string",
+		`not json`:                       "not a JSON object",
+		`{"nodes": "ftp://n1"}`:          "not a node's base URL",
+		`{"nodes": "https://n1/chat/x"}`: "not a node's base URL",
+		`{"node": 1024}`:                 "not 0–1023",
+	} {
+		_, _, err := parseConfig([]string{"-config", write(body)}, func(string) string { return "" }, io.Discard)
+		require.ErrorContains(t, err, msg, body)
+	}
+	_, _, err = parseConfig([]string{"-config", filepath.Join(dir, "missing.json")}, func(string) string { return "" }, io.Discard)
+	require.Error(t, err)
+}
+
+// Nodes that share a Redis lease distinct node ids, keep them while they
+// run, and free them when they stop; a node whose id was taken says so.
+func TestNodeLease(t *testing.T) {
+	rdb, err := redisurl.Parse(testservers.RedisURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { rdb.Close() })
+	c, err := ephemeral.NewRedis(rdb, ephemeral.RedisOptions{Prefix: fmt.Sprintf("lease-test-%d:", time.Now().UnixNano())})
+	require.NoError(t, err)
+	ids := map[int]func(){}
+	for range 20 {
+		id, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		require.NotContains(t, ids, id, "two live nodes leased the same id")
+		ids[id] = release
+	}
+	for id, release := range ids {
+		_, err := c.Get(t.Context(), leaseKey(id))
+		require.NoError(t, err, "a live node's lease is held")
+		release()
+		_, err = c.Get(t.Context(), leaseKey(id))
+		require.ErrorIs(t, err, ephemeral.ErrNotFound, "a stopped node frees its id")
+	}
+	// A lease that expired and was taken by another node is not renewed
+	// over it.
+	require.NoError(t, c.Set(t.Context(), leaseKey(5), []byte("theirs"), time.Minute))
+	require.ErrorContains(t, renewLease(t.Context(), c, 5, []byte("mine")), "another node holds id 5")
+	require.NoError(t, c.Delete(t.Context(), leaseKey(5)))
+	require.NoError(t, renewLease(t.Context(), c, 5, []byte("mine")), "an expired lease is retaken")
+	v, err := c.Get(t.Context(), leaseKey(5))
+	require.NoError(t, err)
+	require.Equal(t, "mine", string(v))
+}
+
+// The app on a router: the messages on one store (AP), the rest on
+// another (CP).
+func TestStoreRoutes(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := start(t, "-store-ap", "sqlite://"+dir+"/ap.db", "-store-cp", "sqlite://"+dir+"/cp.db")
+	var tok struct{ Token string }
+	require.Equal(t, 200, getJSON(t, base+"/demo/token?user=ann", &tok))
+	sendJSON(t, base, tok.Token, "r1", "routed")
+	require.NoError(t, stop())
+	for name, want := range map[string]bool{"ap.db": true, "cp.db": false} {
+		db, err := sql.Open("sqlite", filepath.Join(dir, name))
+		require.NoError(t, err)
+		var n int
+		err = db.QueryRow("SELECT count(*) FROM chat_messages").Scan(&n)
+		db.Close()
+		require.Equal(t, want, err == nil && n == 1, "%s holds the message: %v", name, err)
+	}
+	_, err := os.Stat(filepath.Join(dir, "chat.db"))
+	require.True(t, os.IsNotExist(err), "no default store is opened when AP and CP are both given")
 }
 
 // The admin commands: an app and its keys, made and rotated on the

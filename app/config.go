@@ -1,60 +1,114 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // config is the app's configuration.
 type config struct {
-	Addr  string
-	Data  string
-	Store string
-	Bus   string
-	Node  int
-	Demo  bool
+	Addr        string
+	MetricsAddr string // "" serves /metrics on Addr
+	Data        string
+	// Store is the default store; StoreAP and StoreCP, if set, hold the
+	// schemas of that consistency instead (the messages are AP, the rest
+	// CP), through a repo.Router.
+	Store, StoreAP, StoreCP string
+	Bus                     string
+	Node                    int // -1: leased or drawn at start (see nodeID)
+	Nodes                   []string
+	Demo                    bool
 }
 
-// parseConfig reads flags, falling back to environment variables, then
-// to the defaults.
-// The arguments after the flags are returned: an admin command.
+// envName is the environment variable of a flag: STRATA_CHAT_ and the
+// flag's name in capitals, "-" as "_".
+func envName(flag string) string {
+	return "STRATA_CHAT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// parseConfig reads the configuration: each setting from its flag, else
+// its environment variable, else the configuration file (-config or
+// STRATA_CHAT_CONFIG: a JSON object whose keys are the flags' names),
+// else its default. The arguments after the flags are returned: an admin
+// command.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, []string, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	var c config
+	c := config{Node: -1}
+	var node, nodes, configFile string
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.Addr, "addr", env("STRATA_CHAT_ADDR", "127.0.0.1:8080"), "listen address")
-	fs.StringVar(&c.Data, "data", env("STRATA_CHAT_DATA", "chat-data"), "data directory of the default SQLite store")
-	fs.StringVar(&c.Store, "store", env("STRATA_CHAT_STORE", ""), "store URL (default: sqlite://DATA/chat.db)")
-	fs.StringVar(&c.Bus, "bus", env("STRATA_CHAT_BUS", ""), "bus URL: empty (in process), redis://… or postgres://…")
-	node := env("STRATA_CHAT_NODE", "")
-	fs.StringVar(&node, "node", node, "node id, 0–1023 (default: random)")
-	demo, err := strconv.ParseBool(env("STRATA_CHAT_DEMO", "true"))
-	if err != nil {
-		return c, nil, fmt.Errorf("STRATA_CHAT_DEMO: %v", err)
-	}
-	fs.BoolVar(&c.Demo, "demo", demo, "serve the demo page and its token endpoint")
+	fs.StringVar(&configFile, "config", "", "configuration file (JSON: {\"store\": \"…\", …}, keys as these flags)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "listen address of /metrics (default: on -addr)")
+	fs.StringVar(&c.Data, "data", "chat-data", "data directory of the default SQLite store")
+	fs.StringVar(&c.Store, "store", "", "store URL (default: sqlite://DATA/chat.db)")
+	fs.StringVar(&c.StoreAP, "store-ap", "", "store URL of the AP schemas, the messages (default: -store)")
+	fs.StringVar(&c.StoreCP, "store-cp", "", "store URL of the CP schemas, all but the messages (default: -store)")
+	fs.StringVar(&c.Bus, "bus", "", "bus URL: empty (in process), redis://… or postgres://…")
+	fs.StringVar(&node, "node", "", "node id, 0–1023 (default: leased in Redis with a Redis bus, else random)")
+	fs.StringVar(&nodes, "nodes", "", "the public URLs of the chat's nodes, comma-separated, for the widget (default: the node it loads from)")
+	fs.BoolVar(&c.Demo, "demo", true, "serve the demo page and its token endpoint")
 	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: app [flags] [command]")
+		fmt.Fprintln(out, "usage: app [flags] [command]\n\nflags (each also STRATA_CHAT_<NAME>, e.g. STRATA_CHAT_STORE_AP):")
 		fs.PrintDefaults()
 		fmt.Fprintln(out, adminUsage)
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
-	if node == "" {
-		c.Node = rand.IntN(1024)
-	} else if c.Node, err = strconv.Atoi(node); err != nil || c.Node < 0 || c.Node > 1023 {
-		return c, nil, fmt.Errorf("node %q is not 0–1023", node)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["config"] {
+		configFile = getenv(envName("config"))
+	}
+	file, err := readConfigFile(configFile)
+	if err != nil {
+		return c, nil, err
+	}
+	var bad error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || f.Name == "config" || bad != nil {
+			return
+		}
+		from, v := envName(f.Name), getenv(envName(f.Name))
+		if v == "" {
+			from, v = configFile, file[f.Name]
+			delete(file, f.Name)
+		}
+		if v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				bad = fmt.Errorf("%s: %s: %v", from, f.Name, err)
+			}
+		}
+	})
+	if bad != nil {
+		return c, nil, bad
+	}
+	for k := range file {
+		if fs.Lookup(k) == nil || k == "config" {
+			return c, nil, fmt.Errorf("%s: unknown setting %q", configFile, k)
+		}
+	}
+	if node != "" {
+		if c.Node, err = strconv.Atoi(node); err != nil || c.Node < 0 || c.Node > 1023 {
+			return c, nil, fmt.Errorf("node %q is not 0–1023", node)
+		}
+	}
+	for n := range strings.SplitSeq(nodes, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		u, err := url.Parse(n)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return c, nil, fmt.Errorf("nodes: %q is not a node's base URL (http[s]://host[:port])", n)
+		}
+		c.Nodes = append(c.Nodes, strings.TrimSuffix(n, "/"))
 	}
 	if c.Store == "" {
 		abs, err := filepath.Abs(filepath.Join(c.Data, "chat.db"))
@@ -64,4 +118,42 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		c.Store = "sqlite://" + abs
 	}
 	return c, fs.Args(), nil
+}
+
+// readConfigFile reads a configuration file: a JSON object of settings,
+// strings, numbers, booleans, or lists of strings (joined by commas).
+func readConfigFile(name string) (map[string]string, error) {
+	out := map[string]string{}
+	if name == "" {
+		return out, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("configuration file: %w", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON object: %w", name, err)
+	}
+	for k, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case bool, float64:
+			out[k] = fmt.Sprint(v)
+		case []any:
+			var parts []string
+			for _, p := range v {
+				s, ok := p.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s: %s: a list holds strings", name, k)
+				}
+				parts = append(parts, s)
+			}
+			out[k] = strings.Join(parts, ",")
+		default:
+			return nil, fmt.Errorf("%s: %s: want a string, number, boolean or list of strings", name, k)
+		}
+	}
+	return out, nil
 }

@@ -5,16 +5,28 @@
 //
 //	go run ./app
 //
-// Configuration is by flags or environment variables (a flag wins):
+// Configuration is by flags, environment variables, or a JSON file whose
+// keys are the flags' names (-config or STRATA_CHAT_CONFIG); a flag wins
+// over the environment, which wins over the file:
 //
-//	-addr   STRATA_CHAT_ADDR   listen address (127.0.0.1:8080)
-//	-data   STRATA_CHAT_DATA   data directory for the default SQLite store (./chat-data)
-//	-store  STRATA_CHAT_STORE  store URL (sqlite://DATA/chat.db); any Strata URL:
-//	                           postgres://…, mysql://…, redis://…, redis+cluster://…,
-//	                           riak://…, and cache+… in front of any of them
-//	-bus    STRATA_CHAT_BUS    bus between app nodes: "" (in process), redis://… or postgres://…
-//	-node   STRATA_CHAT_NODE   this node's id, 0–1023, for message ids (random)
-//	-demo   STRATA_CHAT_DEMO   serve the demo page and its token endpoint (true)
+//	-addr          STRATA_CHAT_ADDR          listen address (127.0.0.1:8080)
+//	-metrics-addr  STRATA_CHAT_METRICS_ADDR  listen address of /metrics (default: on -addr)
+//	-data          STRATA_CHAT_DATA          data directory of the default SQLite store (./chat-data)
+//	-store         STRATA_CHAT_STORE         store URL (sqlite://DATA/chat.db); any Strata URL:
+//	                                         postgres://…, mysql://…, redis://…, redis+cluster://…,
+//	                                         riak://…, and cache+… in front of any of them
+//	-store-ap      STRATA_CHAT_STORE_AP      store of the AP schemas, the messages (default: -store)
+//	-store-cp      STRATA_CHAT_STORE_CP      store of the CP schemas, the rest (default: -store)
+//	-bus           STRATA_CHAT_BUS           bus between app nodes: "" (in process), redis://… or postgres://…
+//	-node          STRATA_CHAT_NODE          this node's id, 0–1023, for message ids (default:
+//	                                         leased in Redis when the bus is Redis, else random)
+//	-nodes         STRATA_CHAT_NODES         the nodes' public URLs, comma-separated, which the
+//	                                         widget measures and fails over between (/v1/nodes)
+//	-demo          STRATA_CHAT_DEMO          serve the demo page and its token endpoint (true)
+//
+// With -store-ap or -store-cp the app runs on a repo.Router: for
+// instance its messages on Riak and its apps, keys, users and bans on
+// PostgreSQL.
 //
 // Migrations run at start, under the store's migration lock. After the
 // flags, a command administers the store instead of serving:

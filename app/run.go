@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +41,25 @@ const shutdownTimeout = 10 * time.Second
 // run serves the chat until ctx ends, printing where to open it to out.
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	limits, err := openLimits(cfg.Bus)
+	if err != nil {
+		return err
+	}
+	defer limits.Close()
+	if cfg.Node < 0 {
+		if _, shared := limits.(closing); shared {
+			id, release, err := leaseNode(ctx, limits, log)
+			if err != nil {
+				return err
+			}
+			defer release()
+			cfg.Node = id
+		} else {
+			// One node (an in-process bus), or nodes that share no
+			// Redis: give each its -node.
+			cfg.Node = rand.IntN(maxNodes)
+		}
+	}
 	r, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -57,11 +77,6 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 		defer bus.Close()
 	}
-	limits, err := openLimits(cfg.Bus)
-	if err != nil {
-		return err
-	}
-	defer limits.Close()
 	srv, err := api.New(svc, api.Options{Bus: bus, Limits: limits, Logger: log, Node: fmt.Sprintf("node-%d", cfg.Node)})
 	if err != nil {
 		return err
@@ -76,8 +91,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.Handler()))
-	web.MountWidget(e)
+	if cfg.MetricsAddr == "" {
+		e.GET("/metrics", echo.WrapHandler(promhttp.Handler()))
+	} else {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	web.MountWidget(e, cfg.Nodes)
 	if cfg.Demo {
 		if err := web.Mount(ctx, e, svc); err != nil {
 			return err
@@ -117,14 +140,47 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 }
 
 // openStore opens the configured store (making the data directory of
-// the default SQLite file).
+// the default SQLite file), or a router over the AP and CP stores.
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (*repo.Repo, error) {
-	if strings.HasPrefix(cfg.Store, "sqlite://") {
+	opts := []repo.Option{repo.WithNode(max(cfg.Node, 0)), repo.WithLogger(log)}
+	def := cfg.Store
+	if cfg.StoreAP != "" && cfg.StoreCP != "" {
+		def = "" // every schema is AP or CP
+	}
+	if strings.HasPrefix(def, "sqlite://") {
 		if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	return repo.Open(ctx, cfg.Store, repo.WithNode(cfg.Node), repo.WithLogger(log))
+	if cfg.StoreAP == "" && cfg.StoreCP == "" {
+		return repo.Open(ctx, cfg.Store, opts...)
+	}
+	or := func(a, b string) string {
+		if a != "" {
+			return a
+		}
+		return b
+	}
+	return repo.OpenRouter(ctx, repo.RouteURLs{AP: or(cfg.StoreAP, def), CP: or(cfg.StoreCP, def), Default: def}, opts...)
+}
+
+// serveMetrics serves /metrics on its own listener, until stop.
+func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener", "error", err)
+		}
+	}()
+	return func() { hs.Close(); <-done }, nil
 }
 
 // openLimits returns where the rate limits count: in Redis when the bus

@@ -32,9 +32,16 @@ const (
 	tokenLife    = 12 * time.Hour
 )
 
-// MountWidget serves the widget at /widget.js.
-func MountWidget(e *echo.Echo) {
+// MountWidget serves the widget at /widget.js, and at /v1/nodes the
+// public URLs of the chat's nodes that it chooses among when its page
+// names none (an empty list: the node it loaded from).
+func MountWidget(e *echo.Echo, nodes []string) {
 	e.GET("/widget.js", file("static/widget.js", "text/javascript; charset=utf-8"))
+	list := append([]string{}, nodes...)
+	e.GET("/v1/nodes", func(c echo.Context) error {
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*") // the widget runs on other sites' pages
+		return c.JSON(http.StatusOK, map[string][]string{"nodes": list})
+	})
 }
 
 // file serves an embedded file.
@@ -61,7 +68,7 @@ func Mount(ctx context.Context, e *echo.Echo, svc *chat.Service) error {
 		if err != nil {
 			return err
 		}
-		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'")
+		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' http: https: ws: wss:; style-src 'self' 'unsafe-inline'")
 		return c.HTMLBlob(http.StatusOK, b)
 	})
 	e.GET("/demo/page.js", file("static/page.js", "text/javascript; charset=utf-8"))

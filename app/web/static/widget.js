@@ -3,7 +3,8 @@
 //   <div id="chat"></div>
 //   <script src="https://CHAT-NODE/widget.js" data-target="#chat"
 //           data-token="TOKEN"                 (or data-token-url="/my/token", answering {"token": "..."})
-//           data-nodes="https://n1,https://n2" (optional: the chat's nodes; default: the script's own)
+//           data-nodes="https://n1,https://n2" (optional: the chat's nodes; default: those the
+//                                               chat lists at /v1/nodes, else the script's own)
 //   ></script>
 //
 // Plain JavaScript, no build step. It measures every node and connects to
@@ -177,6 +178,15 @@
       });
   }
 
+  // The page's list of nodes, else the one the chat configures (-nodes),
+  // else the node the script came from.
+  function discover() {
+    if (cfg.nodes) return Promise.resolve();
+    return fetch(origin + "/v1/nodes", { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (j) {
+      if (j.nodes && j.nodes.length) { nodes = j.nodes; ranked = nodes.slice(); }
+    }, function () { /* keep the script's node */ });
+  }
+
   setStatus("connecting…");
-  getToken().then(function () { loadOutbox(); return rank(); }).then(connect);
+  getToken().then(function () { loadOutbox(); return discover(); }).then(rank).then(connect);
 })();

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/strata-go/strata/app/api"
 )
 
 // config is the app's configuration.
@@ -25,6 +28,8 @@ type config struct {
 	Node                    int // -1: leased or drawn at start (see nodeID)
 	Nodes                   []string
 	Demo                    bool
+	PresenceBeat            time.Duration
+	UserRate, AppRate       int64
 }
 
 // envName is the environment variable of a flag: STRATA_CHAT_ and the
@@ -54,6 +59,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&node, "node", "", "node id, 0–1023 (default: leased in Redis with a Redis bus, else random)")
 	fs.StringVar(&nodes, "nodes", "", "the public URLs of the chat's nodes, comma-separated, for the widget (default: the node it loads from)")
 	fs.BoolVar(&c.Demo, "demo", true, "serve the demo page and its token endpoint")
+	fs.DurationVar(&c.PresenceBeat, "presence-beat", api.DefaultPresenceBeat, "how often a node announces who is connected through it (a dead node's users drop after three)")
+	fs.Int64Var(&c.UserRate, "user-rate", api.DefaultUserRate, "sends a user may make per 10 s in a conversation")
+	fs.Int64Var(&c.AppRate, "app-rate", api.DefaultAppRate, "sends an app's users may make per 10 s in all")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "usage: app [flags] [command]\n\nflags (each also STRATA_CHAT_<NAME>, e.g. STRATA_CHAT_STORE_AP):")
 		fs.PrintDefaults()
@@ -94,6 +102,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		if fs.Lookup(k) == nil || k == "config" {
 			return c, nil, fmt.Errorf("%s: unknown setting %q", configFile, k)
 		}
+	}
+	if c.PresenceBeat <= 0 || c.UserRate <= 0 || c.AppRate <= 0 {
+		return c, nil, fmt.Errorf("presence-beat, user-rate and app-rate must be positive")
 	}
 	if node != "" {
 		if c.Node, err = strconv.Atoi(node); err != nil || c.Node < 0 || c.Node > 1023 {

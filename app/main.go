@@ -23,6 +23,10 @@
 //	-nodes         STRATA_CHAT_NODES         the nodes' public URLs, comma-separated, which the
 //	                                         widget measures and fails over between (/v1/nodes)
 //	-demo          STRATA_CHAT_DEMO          serve the demo page and its token endpoint (true)
+//	-presence-beat STRATA_CHAT_PRESENCE_BEAT how often a node announces who is connected
+//	                                         through it (5s; a dead node's users drop after three)
+//	-user-rate     STRATA_CHAT_USER_RATE     sends per user and conversation per 10 s (20)
+//	-app-rate      STRATA_CHAT_APP_RATE      sends per app per 10 s (2000)
 //
 // With -store-ap or -store-cp the app runs on a repo.Router: for
 // instance its messages on Riak and its apps, keys, users and bans on

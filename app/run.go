@@ -77,7 +77,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 		defer bus.Close()
 	}
-	srv, err := api.New(svc, api.Options{Bus: bus, Limits: limits, Logger: log, Node: fmt.Sprintf("node-%d", cfg.Node)})
+	srv, err := api.New(svc, api.Options{Bus: bus, Limits: limits, Logger: log, Node: fmt.Sprintf("node-%d", cfg.Node),
+		PresenceBeat: cfg.PresenceBeat, UserRate: cfg.UserRate, AppRate: cfg.AppRate})
 	if err != nil {
 		return err
 	}

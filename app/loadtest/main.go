@@ -1,0 +1,179 @@
+// Command loadtest measures the chat as its users meet it: it builds the
+// app, starts nodes of it as processes on the store and bus it is given,
+// connects clients spread over the nodes and over conversations, and
+// sweeps a rate of sends, each step on a fixed schedule whatever the
+// answers (no coordinated omission: a message carries its scheduled
+// time, and latency runs from it to the receipt by each other member).
+// It prints a table of sends and deliveries per second, latency
+// percentiles, errors, duplicates and the CPU the nodes and the
+// generator used, and stops by itself.
+//
+//	go run ./app/loadtest -clients 1000 -convs 100 -rates 1000,2000,5000 -duration 10s
+//	go run ./app/loadtest -store postgres://… -bus redis://… -nodes 3
+//
+// Without -store it runs on a SQLite file in a temporary directory.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the generator's configuration.
+type config struct {
+	Store, Bus, Label string
+	Nodes             int
+	Clients, Convs    int
+	Rates             []float64
+	Duration, Drain   time.Duration
+	P99               time.Duration
+}
+
+func parseFlags(args []string, out io.Writer) (config, error) {
+	var c config
+	var rates string
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Store, "store", "", "the nodes' store URL (default: SQLite in a temporary directory)")
+	fs.StringVar(&c.Bus, "bus", "", "the nodes' bus URL (needed for more than one node)")
+	fs.StringVar(&c.Label, "label", "", "the store's name in the table (default: the URL's scheme)")
+	fs.IntVar(&c.Nodes, "nodes", 1, "app nodes to start")
+	fs.IntVar(&c.Clients, "clients", 1000, "WebSocket clients")
+	fs.IntVar(&c.Convs, "convs", 100, "conversations, the clients spread evenly over them")
+	fs.StringVar(&rates, "rates", "1000,2000,5000", "sends per second in all, a step of the sweep each")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long each step sends")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "how long a step waits for its last deliveries")
+	fs.DurationVar(&c.P99, "p99", 50*time.Millisecond, "the latency target of the 99th percentile")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for r := range strings.SplitSeq(rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return c, fmt.Errorf("rates: %q is not a positive number", r)
+		}
+		c.Rates = append(c.Rates, v)
+	}
+	switch {
+	case c.Nodes < 1 || c.Clients < 2 || c.Convs < 1 || c.Convs > c.Clients/2:
+		return c, fmt.Errorf("want nodes ≥ 1, clients ≥ 2 and 1 ≤ convs ≤ clients/2")
+	case c.Nodes > 1 && c.Bus == "":
+		return c, fmt.Errorf("%d nodes need a -bus", c.Nodes)
+	case c.Duration <= 0 || c.Drain < 0:
+		return c, fmt.Errorf("want a positive duration")
+	}
+	if c.Label == "" {
+		c.Label = "sqlite"
+		if c.Store != "" {
+			c.Label, _, _ = strings.Cut(c.Store, "://")
+		}
+	}
+	return c, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	if _, err := sweep(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// sweep starts the nodes, connects the clients, runs each rate and
+// prints the table.
+func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
+	dir, err := os.MkdirTemp("", "strata-load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildApp(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	common := []string{"-data", dir, "-demo=false", "-user-rate", "1000000000", "-app-rate", "1000000000"}
+	if cfg.Store != "" {
+		common = append(common, "-store", cfg.Store)
+	}
+	if cfg.Bus != "" {
+		common = append(common, "-bus", cfg.Bus)
+	}
+	key, err := createApp(ctx, bin, common) // migrates, before the nodes start
+	if err != nil {
+		return nil, err
+	}
+	var nodes []*node
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	var bases []string
+	for range cfg.Nodes {
+		n, err := startNode(bin, common)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+		bases = append(bases, n.base)
+	}
+	rss := func() (sum int64) {
+		for _, n := range nodes {
+			sum += n.rss()
+		}
+		return sum
+	}
+	before := rss()
+	f, err := connect(ctx, key, bases, cfg.Clients, cfg.Convs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	time.Sleep(time.Second) // the connections settle (catch-ups, presence)
+	perConn := float64(rss()-before) / float64(cfg.Clients)
+	fmt.Fprintf(out, "%s, %d node(s), %d clients in %d conversations: %.1f KB of node memory per connected client\n\n",
+		cfg.Label, cfg.Nodes, cfg.Clients, cfg.Convs, perConn/1024)
+	fmt.Fprintln(out, header)
+	cpu := func() (time.Duration, time.Duration) {
+		var sum time.Duration
+		for _, n := range nodes {
+			sum += n.cpu()
+		}
+		return sum, procCPU(os.Getpid())
+	}
+	var results []result
+	for i, rate := range cfg.Rates {
+		if ctx.Err() != nil {
+			return results, ctx.Err()
+		}
+		r := f.run(ctx, int64(i+1), rate, cfg.Duration, cfg.Drain, cpu)
+		results = append(results, r)
+		fmt.Fprintln(out, r.row(cfg.Label, cfg.Nodes, cfg.Clients, cfg.P99))
+	}
+	best := -1.0
+	for _, r := range results {
+		if r.ok(cfg.P99) && r.Rate > best {
+			best = r.Rate
+		}
+	}
+	if best > 0 {
+		fmt.Fprintf(out, "\nhighest rate within p99 ≤ %v and no errors: %.0f sends/s\n", cfg.P99, best)
+	} else {
+		fmt.Fprintf(out, "\nno rate met p99 ≤ %v with no errors\n", cfg.P99)
+	}
+	return results, nil
+}

@@ -238,4 +238,6 @@ func (r result) row(label string, nodes, clients int, p99 time.Duration) string 
 const header = "| store | nodes | clients | sends/s scheduled | sends/s acked | deliveries/s | p50 | p99 | max | errors | dups | CPU nodes | CPU generator | target |\n" +
 	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
-func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms" }
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+}

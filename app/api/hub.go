@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,9 +34,37 @@ type event struct {
 	//	          client's stream catches up from the store
 	Type    string       `json:"type"`
 	Message *messageJSON `json:"message,omitempty"`
-	Node    string       `json:"node,omitempty"`
-	Users   []person     `json:"users,omitempty"`
-	User    *person      `json:"user,omitempty"`
+	// From is, on a resync a node publishes after failing to publish
+	// events, the position and change cursor of the earliest of them.
+	From  *cursor  `json:"from,omitempty"`
+	Node  string   `json:"node,omitempty"`
+	Users []person `json:"users,omitempty"`
+	User  *person  `json:"user,omitempty"`
+}
+
+// cursor is where a resync reads from.
+type cursor struct {
+	Pos     int64 `json:"pos"`
+	Changed int64 `json:"changed"`
+}
+
+// earlier returns the cursor of whichever of a and b comes first in each
+// of position and change.
+func earlier(a, b *cursor) *cursor {
+	if a == nil {
+		return b
+	}
+	return &cursor{Pos: min(a.Pos, b.Pos), Changed: min(a.Changed, b.Changed)}
+}
+
+// cursorOf returns the cursor of a message event.
+func cursorOf(ev event) *cursor {
+	pos, _ := strconv.ParseInt(ev.Message.Pos, 10, 64)
+	changed, _ := strconv.ParseInt(ev.Message.Changed, 10, 64)
+	if ev.Type == "update" {
+		return &cursor{Pos: math.MaxInt64, Changed: changed}
+	}
+	return &cursor{Pos: pos, Changed: changed}
 }
 
 // person is a user as presence and typing show them.
@@ -58,11 +88,17 @@ type hub struct {
 
 	mu    sync.Mutex
 	rooms map[string]*room // by topic
-	// dirty holds the conversations of events that failed to publish:
-	// until a resync reaches every node, their clients may lack them.
-	dirty map[string]*chat.Token // by topic
+	// dirty holds the conversations of events that failed to publish,
+	// and where the earliest of them was: until a resync reaches every
+	// node, their clients may lack them.
+	dirty map[string]dirtyTopic // by topic
 	stop  chan struct{}
 	done  chan struct{}
+}
+
+type dirtyTopic struct {
+	tok  *chat.Token
+	from *cursor
 }
 
 type room struct {
@@ -85,7 +121,7 @@ type announcement struct {
 }
 
 func newHub(bus pubsub.Bus, log *slog.Logger, node string, beat, ttl time.Duration) *hub {
-	h := &hub{bus: bus, log: log, node: node, beat: beat, ttl: ttl, rooms: map[string]*room{}, dirty: map[string]*chat.Token{},
+	h := &hub{bus: bus, log: log, node: node, beat: beat, ttl: ttl, rooms: map[string]*room{}, dirty: map[string]dirtyTopic{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go h.heartbeat()
 	return h
@@ -109,16 +145,26 @@ func (h *hub) publish(ctx context.Context, tok *chat.Token, ev event) {
 	if err == nil {
 		err = h.bus.Publish(ctx, topic(tok), b)
 	}
+	stored := ev.Message != nil && (ev.Type == "message" || ev.Type == "update")
+	if !stored {
+		// Presence and typing are repeated or fleeting: a resync
+		// cannot bring them.
+		if err != nil {
+			h.log.Warn("chat: publishing an event failed", "type", ev.Type, "error", err)
+		}
+		return
+	}
 	if errors.Is(err, pubsub.ErrTooLarge) {
-		b, _ = json.Marshal(event{Type: "resync"})
+		b, _ = json.Marshal(event{Type: "resync", From: cursorOf(ev)})
 		err = h.bus.Publish(ctx, topic(tok), b)
 	}
-	if err == nil || ev.Type == "presence" || ev.Type == "who" || ev.Type == "typing" {
+	if err == nil {
 		return
 	}
 	h.log.Warn("chat: publishing an event failed; its conversation will resync", "type", ev.Type, "error", err)
 	h.mu.Lock()
-	h.dirty[topic(tok)] = tok
+	d := h.dirty[topic(tok)]
+	h.dirty[topic(tok)] = dirtyTopic{tok: tok, from: earlier(d.from, cursorOf(ev))}
 	h.mu.Unlock()
 }
 
@@ -131,16 +177,18 @@ func (h *hub) resync() {
 		h.mu.Unlock()
 		return
 	}
-	h.dirty = map[string]*chat.Token{}
+	h.dirty = map[string]dirtyTopic{}
 	h.mu.Unlock()
-	b, _ := json.Marshal(event{Type: "resync"})
-	for t, tok := range dirty {
-		ctx, cancel := context.WithTimeout(context.Background(), h.beat)
-		err := h.bus.Publish(ctx, t, b)
-		cancel()
-		if err != nil {
+	// One deadline for the round, so that a bus that hangs holds the
+	// heartbeat up for a beat at most.
+	ctx, cancel := context.WithTimeout(context.Background(), h.beat)
+	defer cancel()
+	for t, d := range dirty {
+		b, _ := json.Marshal(event{Type: "resync", From: d.from})
+		if err := h.bus.Publish(ctx, t, b); err != nil {
 			h.mu.Lock()
-			h.dirty[t] = tok
+			later := h.dirty[t]
+			h.dirty[t] = dirtyTopic{tok: d.tok, from: earlier(later.from, d.from)}
 			h.mu.Unlock()
 		}
 	}

@@ -260,15 +260,16 @@ func (c *client) write(ctx context.Context, after, changed int64) error {
 			return err
 		}
 	}
-	if err := c.catchUp(ctx, st); err != nil {
-		return err
-	}
+	// Updates first: the messages' catch-up raises the change cursor
+	// (the client's too) past edits it has not been sent yet. A new
+	// client has every message as it is now.
 	if changed > 0 {
-		// A client that comes back; a new one has every message as it
-		// is now.
-		if err := c.catchUpUpdates(ctx, st); err != nil {
+		if err := c.catchUpUpdates(ctx, st, changed); err != nil {
 			return err
 		}
+	}
+	if err := c.catchUp(ctx, st, st.last); err != nil {
+		return err
 	}
 	ping := time.NewTicker(wsPing)
 	defer ping.Stop()
@@ -299,14 +300,25 @@ func (c *client) write(ctx context.Context, after, changed int64) error {
 		for _, e := range batch {
 			switch {
 			case e.Type == "resync":
+				// From where the stream is, or from the earliest event
+				// a node failed to publish, if that is before: traffic
+				// from the other nodes may have moved the stream on.
 				if err := c.send(ctx, out); err != nil {
 					return err
 				}
 				out = nil
-				if err := c.catchUp(ctx, st); err != nil {
+				from := st.changed
+				if e.From != nil && e.From.Changed > 0 {
+					from = min(from, e.From.Changed)
+				}
+				if err := c.catchUpUpdates(ctx, st, from); err != nil {
 					return err
 				}
-				if err := c.catchUpUpdates(ctx, st); err != nil {
+				pos := st.last
+				if e.From != nil && e.From.Pos > 0 {
+					pos = min(pos, e.From.Pos-1)
+				}
+				if err := c.catchUp(ctx, st, pos); err != nil {
 					return err
 				}
 			case e.Type == "update":
@@ -324,7 +336,7 @@ func (c *client) write(ctx context.Context, after, changed int64) error {
 					return err
 				}
 				out = nil
-				if err := c.catchUp(ctx, st); err != nil {
+				if err := c.catchUp(ctx, st, st.last); err != nil {
 					return err
 				}
 			default:
@@ -344,15 +356,23 @@ func (c *client) write(ctx context.Context, after, changed int64) error {
 	}
 }
 
-// catchUp sends what the store has after the stream's position.
-func (c *client) catchUp(ctx context.Context, st *stream) error {
+// catchUp sends what the store has after position from (the stream's,
+// or before it on a resync), dropping what the stream has had.
+func (c *client) catchUp(ctx context.Context, st *stream, from int64) error {
 	for {
-		ms, err := c.s.svc.Since(ctx, c.tok, st.last, chat.MaxHistory)
+		ms, err := c.s.svc.Since(ctx, c.tok, from, chat.MaxHistory)
 		if err != nil {
 			return err
 		}
 		var out []event
+		after := 0 // messages of the page after from (the rest: the overlap window)
 		for i := range ms {
+			if ms[i].Pos > from {
+				after++
+			}
+			if ms[i].Pos < st.floor {
+				continue // before the latest page a new client was sent
+			}
 			mj := toJSON(c.tok, &ms[i])
 			if st.have(&mj) {
 				continue
@@ -360,12 +380,13 @@ func (c *client) catchUp(ctx context.Context, st *stream) error {
 			st.add(&mj)
 			out = append(out, event{Type: "message", Message: &mj})
 		}
-		if len(out) == 0 {
-			return nil
-		}
 		if err := c.send(ctx, out); err != nil {
 			return err
 		}
+		if after < chat.MaxHistory {
+			return nil
+		}
+		from = ms[len(ms)-1].Pos
 	}
 }
 
@@ -378,6 +399,9 @@ func (c *client) tail(ctx context.Context, st *stream) error {
 	if err != nil {
 		return err
 	}
+	if len(ms) > 0 {
+		st.floor = ms[len(ms)-1].Pos
+	}
 	out := make([]event, 0, len(ms))
 	for i := len(ms) - 1; i >= 0; i-- {
 		mj := toJSON(c.tok, &ms[i])
@@ -389,11 +413,11 @@ func (c *client) tail(ctx context.Context, st *stream) error {
 
 // catchUpUpdates sends the updates the store has after the stream's
 // change cursor (re-reading the overlap window before it).
-func (c *client) catchUpUpdates(ctx context.Context, st *stream) error {
-	if st.changed == 0 {
+func (c *client) catchUpUpdates(ctx context.Context, st *stream, from int64) error {
+	if from == 0 {
 		return nil // the client has no message yet
 	}
-	after := c.s.svc.UpdatesFrom(st.changed)
+	after := c.s.svc.UpdatesFrom(from)
 	for {
 		ms, next, more, err := c.s.svc.Updates(ctx, c.tok, after)
 		if err != nil {
@@ -463,6 +487,7 @@ func (e *event) size() int {
 // positions, and for events that arrive after the catch-up sent them).
 type stream struct {
 	last    int64
+	floor   int64 // the oldest position of a new client's first page
 	changed int64 // the greatest change cursor sent
 	seen    map[string]struct{}
 	order   []string

@@ -26,6 +26,37 @@ type wsClient struct {
 	conn    *websocket.Conn
 	had     map[string]bool // message ids this client had, across reconnects
 	lastPos string          // the greatest position it had, to reconnect from
+	// What frames brought that a test has not asked for yet, so that
+	// tests need not know the order of messages and updates.
+	seen map[string]bool        // message ids this connection delivered
+	msgs []string               // texts of new messages, not yet collected
+	upd  map[string]messageJSON // the latest update of each message
+}
+
+// absorb records a frame's message and update events.
+func (c *wsClient) absorb(f frame) {
+	if c.seen == nil {
+		c.seen, c.upd = map[string]bool{}, map[string]messageJSON{}
+	}
+	for _, e := range f.Events {
+		switch e.Type {
+		case "message":
+			require.False(c.t, c.seen[e.Message.ID], "message %s delivered twice on one connection", e.Message.ID)
+			c.seen[e.Message.ID] = true
+			if c.had[e.Message.ID] {
+				continue
+			}
+			c.had[e.Message.ID] = true
+			if greater(e.Message.Pos, c.lastPos) {
+				c.lastPos = e.Message.Pos
+			}
+			c.msgs = append(c.msgs, e.Message.Text)
+		case "update":
+			if have, ok := c.upd[e.Message.ID]; !ok || e.Message.Version >= have.Version {
+				c.upd[e.Message.ID] = *e.Message
+			}
+		}
+	}
 }
 
 func dialWS(t *testing.T, srv *httptest.Server, tok string, after string) *wsClient {
@@ -77,26 +108,14 @@ func (c *wsClient) next(fn func(f frame) bool) {
 // drops by id (c.had), as the widget does.
 func (c *wsClient) collect(n int) []string {
 	c.t.Helper()
-	seen := map[string]bool{}
-	var out []string
-	c.next(func(f frame) bool {
-		for _, e := range f.Events {
-			if e.Type != "message" {
-				continue
-			}
-			require.False(c.t, seen[e.Message.ID], "message %s delivered twice on one connection", e.Message.ID)
-			seen[e.Message.ID] = true
-			if c.had[e.Message.ID] {
-				continue
-			}
-			c.had[e.Message.ID] = true
-			if greater(e.Message.Pos, c.lastPos) {
-				c.lastPos = e.Message.Pos
-			}
-			out = append(out, e.Message.Text)
-		}
-		return len(out) >= n
-	})
+	if len(c.msgs) < n {
+		c.next(func(f frame) bool {
+			c.absorb(f)
+			return len(c.msgs) >= n
+		})
+	}
+	out := c.msgs[:n:n]
+	c.msgs = c.msgs[n:]
 	return out
 }
 

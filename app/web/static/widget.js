@@ -119,6 +119,10 @@
             return;
           }
           if (!e.message) return;
+          if (e.type === "update" && !rows[e.message.id]) { // a message older than the page shows
+            if (greater(e.message.changed || "0", changed || "0")) changed = e.message.changed;
+            return;
+          }
           render(e.message);
           if (e.type === "message" && greater(e.message.pos, last || "0")) last = e.message.pos;
         });

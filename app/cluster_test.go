@@ -1,25 +1,20 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-go/strata/app/internal/appnode"
 	"github.com/strata-go/strata/app/internal/chatclient"
 	"github.com/strata-go/strata/internal/testservers"
 )
@@ -43,34 +38,26 @@ var buildApp = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	binDir = dir
-	bin := filepath.Join(dir, "chat")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
+	return appnode.Build(context.Background(), dir)
 })
 
-// proc is an app node running as a process of its own.
+// proc is an app node running as a process of its own, restarted on the
+// same address.
 type proc struct {
 	t    *testing.T
 	bin  string
 	args []string
 	addr string // host:port, kept across restarts
-	base string
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	node *appnode.Node
 }
 
-// startProc starts a node on addr ("127.0.0.1:0" the first time) and
-// waits until it says where it serves.
+// startProc starts a node on addr ("127.0.0.1:0" the first time).
 func startProc(t *testing.T, bin, addr string, args ...string) *proc {
 	p := &proc{t: t, bin: bin, args: args, addr: addr}
 	p.start()
 	t.Cleanup(func() {
-		if p.cmd != nil {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
+		if p.node != nil {
+			p.node.Kill()
 		}
 	})
 	return p
@@ -78,48 +65,26 @@ func startProc(t *testing.T, bin, addr string, args ...string) *proc {
 
 func (p *proc) start() {
 	p.t.Helper()
-	p.logs = &bytes.Buffer{}
-	cmd := exec.Command(p.bin, append([]string{"-addr", p.addr, "-data", p.t.TempDir()}, p.args...)...)
-	cmd.Stderr = p.logs
-	out, err := cmd.StdoutPipe()
+	n, err := appnode.Start(p.bin, append([]string{"-addr", p.addr, "-data", p.t.TempDir()}, p.args...)...)
 	require.NoError(p.t, err)
-	require.NoError(p.t, cmd.Start())
-	lines := bufio.NewScanner(out)
-	got := make(chan string, 1)
-	go func() {
-		if lines.Scan() {
-			got <- lines.Text()
-		}
-		close(got)
-		for lines.Scan() {
-		}
-	}()
-	select {
-	case line := <-got:
-		p.base = regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
-		require.NotEmpty(p.t, p.base, "node said %q; logs:\n%s", line, p.logs)
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		p.t.Fatalf("a node did not start; logs:\n%s", p.logs)
-	}
-	u, _ := url.Parse(p.base)
-	p.addr, p.cmd = u.Host, cmd
+	p.node, p.addr = n, n.Addr()
 }
+
+// base is the node's URL.
+func (p *proc) base() string { return "http://" + p.addr }
 
 // kill ends the node at once (SIGKILL): no goodbye to its clients.
 func (p *proc) kill() {
-	p.cmd.Process.Kill()
-	p.cmd.Wait()
-	p.cmd = nil
+	p.node.Kill()
+	p.node = nil
 }
 
 // stop ends the node gracefully (SIGTERM): its clients are told to move.
 func (p *proc) stop() {
 	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	err := p.cmd.Wait()
-	require.NoError(p.t, err, "a node stopped by SIGTERM exits cleanly; logs:\n%s", p.logs)
-	p.cmd = nil
+	err := p.node.Stop(30 * time.Second)
+	require.NoError(p.t, err, "a node stopped by SIGTERM exits cleanly; logs:\n%s", p.node.Logs)
+	p.node = nil
 }
 
 // Three app nodes, each a process, share PostgreSQL and a Redis bus.
@@ -143,13 +108,13 @@ func TestClusterOfProcesses(t *testing.T) {
 	bases := func() []string {
 		var out []string
 		for _, n := range nodes {
-			out = append(out, n.base)
+			out = append(out, n.base())
 		}
 		return out
 	}()
 	token := func(user string) string {
 		var tok struct{ Token string }
-		require.Equal(t, 200, getJSON(t, nodes[0].base+"/demo/token?user="+user, &tok))
+		require.Equal(t, 200, getJSON(t, nodes[0].base()+"/demo/token?user="+user, &tok))
 		return tok.Token
 	}
 
@@ -190,7 +155,7 @@ func TestClusterOfProcesses(t *testing.T) {
 		}
 	}})
 	wg.Go(func() { watcher.Run(ctx) })
-	ghost, _, err := websocket.Dial(ctx, "ws"+nodes[1].base[len("http"):]+"/v1/ws?token="+url.QueryEscape(token("ghost")), nil)
+	ghost, _, err := websocket.Dial(ctx, "ws"+nodes[1].base()[len("http"):]+"/v1/ws?token="+url.QueryEscape(token("ghost")), nil)
 	require.NoError(t, err)
 	defer ghost.CloseNow()
 	go func() {

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/strata-go/strata/app/internal/appnode"
 )
 
 // config is the generator's configuration.
@@ -101,7 +103,7 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := buildApp(ctx, dir)
+	bin, err := appnode.Build(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -116,24 +118,24 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var nodes []*node
+	var nodes []*appnode.Node
 	defer func() {
 		for _, n := range nodes {
-			n.stop()
+			n.Stop(15 * time.Second)
 		}
 	}()
 	var bases []string
 	for range cfg.Nodes {
-		n, err := startNode(bin, common)
+		n, err := appnode.Start(bin, append([]string{"-addr", "127.0.0.1:0"}, common...)...)
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, n)
-		bases = append(bases, n.base)
+		bases = append(bases, n.Base)
 	}
 	rss := func() (sum int64) {
 		for _, n := range nodes {
-			sum += n.rss()
+			sum += n.RSS()
 		}
 		return sum
 	}
@@ -151,9 +153,9 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 	cpu := func() (time.Duration, time.Duration) {
 		var sum time.Duration
 		for _, n := range nodes {
-			sum += n.cpu()
+			sum += appnode.CPU(n.Pid())
 		}
-		return sum, procCPU(os.Getpid())
+		return sum, appnode.CPU(os.Getpid())
 	}
 	var results []result
 	for i, rate := range cfg.Rates {

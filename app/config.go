@@ -50,7 +50,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.SetOutput(out)
 	fs.StringVar(&configFile, "config", "", "configuration file (JSON: {\"store\": \"…\", …}, keys as these flags)")
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "listen address of /metrics (default: on -addr)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "listen address of /metrics and /debug/pprof/ (default: /metrics on -addr, no profiles)")
 	fs.StringVar(&c.Data, "data", "chat-data", "data directory of the default SQLite store")
 	fs.StringVar(&c.Store, "store", "", "store URL (default: sqlite://DATA/chat.db)")
 	fs.StringVar(&c.StoreAP, "store-ap", "", "store URL of the AP schemas, the messages (default: -store)")

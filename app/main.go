@@ -10,7 +10,8 @@
 // over the environment, which wins over the file:
 //
 //	-addr          STRATA_CHAT_ADDR          listen address (127.0.0.1:8080)
-//	-metrics-addr  STRATA_CHAT_METRICS_ADDR  listen address of /metrics (default: on -addr)
+//	-metrics-addr  STRATA_CHAT_METRICS_ADDR  listen address of /metrics and /debug/pprof/
+//	                                         (default: /metrics on -addr, no profiles)
 //	-data          STRATA_CHAT_DATA          data directory of the default SQLite store (./chat-data)
 //	-store         STRATA_CHAT_STORE         store URL (sqlite://DATA/chat.db); any Strata URL:
 //	                                         postgres://…, mysql://…, redis://…, redis+cluster://…,

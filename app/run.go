@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"strings"
@@ -165,7 +166,9 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (*repo.Repo, e
 	return repo.OpenRouter(ctx, repo.RouteURLs{AP: or(cfg.StoreAP, def), CP: or(cfg.StoreCP, def), Default: def}, opts...)
 }
 
-// serveMetrics serves /metrics on its own listener, until stop.
+// serveMetrics serves /metrics, and the runtime's profiles under
+// /debug/pprof/, on a listener of their own (an operator's, never the
+// public one), until stop.
 func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -173,6 +176,8 @@ func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

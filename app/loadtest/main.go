@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,7 @@ type config struct {
 	Rates             []float64
 	Duration, Drain   time.Duration
 	P99               time.Duration
+	Profile           string // a directory for the first node's profiles
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -53,6 +55,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&rates, "rates", "1000,2000,5000", "sends per second in all, a step of the sweep each")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long each step sends")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "how long a step waits for its last deliveries")
+	fs.StringVar(&c.Profile, "profile", "", "write the first node's heap profile with the clients connected, and its CPU profile of each step, into this directory")
 	fs.DurationVar(&c.P99, "p99", 50*time.Millisecond, "the latency target of the 99th percentile")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -125,8 +128,16 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 		}
 	}()
 	var bases []string
-	for range cfg.Nodes {
-		n, err := appnode.Start(bin, append([]string{"-addr", "127.0.0.1:0"}, common...)...)
+	var pprofAddr string
+	for i := range cfg.Nodes {
+		args := append([]string{"-addr", "127.0.0.1:0"}, common...)
+		if i == 0 && cfg.Profile != "" {
+			if pprofAddr, err = freeAddr(); err != nil {
+				return nil, err
+			}
+			args = append(args, "-metrics-addr", pprofAddr)
+		}
+		n, err := appnode.Start(bin, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -149,6 +160,14 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 	perConn := float64(rss()-before) / float64(cfg.Clients)
 	fmt.Fprintf(out, "%s, %d node(s), %d clients in %d conversations: %.1f KB of node memory per connected client\n\n",
 		cfg.Label, cfg.Nodes, cfg.Clients, cfg.Convs, perConn/1024)
+	if cfg.Profile != "" {
+		for name, file := range map[string]string{"heap": "heap-connected.pb.gz",
+			"heap?debug=1": "heap-connected.txt", "goroutine?debug=1": "goroutines-connected.txt"} {
+			if err := saveProfile(ctx, pprofAddr, name, filepath.Join(cfg.Profile, file)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	fmt.Fprintln(out, header)
 	cpu := func() (time.Duration, time.Duration) {
 		var sum time.Duration
@@ -162,7 +181,19 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 		if ctx.Err() != nil {
 			return results, ctx.Err()
 		}
+		profiled := make(chan error, 1)
+		if cfg.Profile != "" {
+			go func() {
+				profiled <- saveProfile(ctx, pprofAddr, fmt.Sprintf("profile?seconds=%d", max(1, int(cfg.Duration.Seconds()))),
+					filepath.Join(cfg.Profile, fmt.Sprintf("cpu-%.0f.pb.gz", rate)))
+			}()
+		} else {
+			profiled <- nil
+		}
 		r := f.run(ctx, int64(i+1), rate, cfg.Duration, cfg.Drain, cpu)
+		if err := <-profiled; err != nil {
+			return results, err
+		}
 		results = append(results, r)
 		fmt.Fprintln(out, r.row(cfg.Label, cfg.Nodes, cfg.Clients, cfg.P99))
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strconv"
@@ -78,8 +79,11 @@ type Options struct {
 	// OnPresence is called with each list of who is online.
 	OnPresence func(users []Person)
 	// Retry is the wait before reconnecting to the next node after a
-	// failed dial (0: 50 ms).
-	Retry time.Duration
+	// failed dial, and the first wait before resending a send the chat
+	// answered with 429 or 5xx (0: 50 ms); MaxRetry bounds the resends'
+	// backoff (0: 5 s).
+	Retry    time.Duration
+	MaxRetry time.Duration
 	// ReadLimit bounds a frame (0: 1 MiB).
 	ReadLimit int64
 }
@@ -95,6 +99,7 @@ type Client struct {
 	changed   int64 // the greatest change cursor seen
 	have      map[string]bool
 	outbox    map[string]string // client id → text, until acknowledged
+	attempts  map[string]int    // client id → 429 and 5xx answers so far
 	order     []string          // outbox in send order
 	dups      int               // messages delivered twice on one connection
 	connects  int
@@ -106,10 +111,13 @@ func New(o Options) *Client {
 	if o.Retry <= 0 {
 		o.Retry = 50 * time.Millisecond
 	}
+	if o.MaxRetry <= 0 {
+		o.MaxRetry = 5 * time.Second
+	}
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 1 << 20
 	}
-	return &Client{o: o, have: map[string]bool{}, outbox: map[string]string{}, connected: make(chan struct{})}
+	return &Client{o: o, have: map[string]bool{}, outbox: map[string]string{}, attempts: map[string]int{}, connected: make(chan struct{})}
 }
 
 // Run connects and reconnects, failing over between nodes, until ctx
@@ -142,6 +150,12 @@ func (c *Client) session(ctx context.Context, node string) error {
 	defer conn.CloseNow()
 	conn.SetReadLimit(c.o.ReadLimit)
 	seen := map[string]bool{} // this connection's messages
+	// Resends after a backoff belong to this connection: they stop,
+	// and are waited for, when it ends.
+	sctx, cancel := context.WithCancel(ctx)
+	retries := &timers{}
+	defer retries.stop()
+	defer cancel()
 	c.mu.Lock()
 	c.conn, c.node = conn, node
 	c.connects++
@@ -191,13 +205,9 @@ func (c *Client) session(ctx context.Context, node string) error {
 				continue
 			}
 			if f.Status == 429 || f.Status >= 500 {
-				// The outbox resends it on the next connection; and
-				// now, after a pause.
-				id := f.ClientID
-				go func() {
-					time.Sleep(time.Second)
-					c.resend(ctx, id)
-				}()
+				// The outbox resends it on the next connection, and on
+				// this one after a backoff.
+				retries.after(c.backoff(f.ClientID), func() { c.resend(sctx, f.ClientID) })
 				continue
 			}
 			c.mu.Lock()
@@ -248,7 +258,71 @@ func (c *Client) event(e event, seen map[string]bool, at time.Time) {
 	}
 }
 
+// backoff returns how long to wait before resending a send the chat
+// answered with 429 or 5xx: doubling from Retry with each answer, to at
+// most MaxRetry, with jitter so that clients refused together do not
+// come back together.
+func (c *Client) backoff(id string) time.Duration {
+	c.mu.Lock()
+	n := c.attempts[id]
+	c.attempts[id] = n + 1
+	c.mu.Unlock()
+	d := c.o.Retry << min(n, 16)
+	if d > c.o.MaxRetry || d <= 0 {
+		d = c.o.MaxRetry
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// timers are a connection's pending resends.
+type timers struct {
+	mu      sync.Mutex
+	wg      sync.WaitGroup
+	pending map[*time.Timer]struct{}
+	stopped bool
+}
+
+// after runs f after d, unless stop comes first.
+func (t *timers) after(d time.Duration, f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	if t.pending == nil {
+		t.pending = map[*time.Timer]struct{}{}
+	}
+	t.wg.Add(1)
+	var tm *time.Timer
+	tm = time.AfterFunc(d, func() {
+		defer t.wg.Done()
+		t.mu.Lock()
+		delete(t.pending, tm)
+		stopped := t.stopped
+		t.mu.Unlock()
+		if !stopped {
+			f()
+		}
+	})
+	t.pending[tm] = struct{}{}
+}
+
+// stop cancels the pending resends and waits for those running.
+func (t *timers) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	for tm := range t.pending {
+		if tm.Stop() {
+			t.wg.Done()
+		}
+	}
+	t.pending = nil
+	t.mu.Unlock()
+	t.wg.Wait()
+}
+
 func (c *Client) dropOutbox(id string) {
+	delete(c.attempts, id)
 	if _, ok := c.outbox[id]; !ok {
 		return
 	}

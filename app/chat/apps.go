@@ -122,10 +122,15 @@ func (s *Service) KeyFunc() KeyFunc {
 
 // CheckSecret reports whether secret is that of an enabled key of the
 // app (for the site's backend, which calls the API with it), in constant
-// time.
+// time: ErrToken if not, or the store's error if it could not tell.
 func (s *Service) CheckSecret(ctx context.Context, app, keyID string, secret []byte) error {
 	want, err := s.KeyFunc()(ctx, app, keyID)
-	if err != nil || !hmac.Equal(want, secret) {
+	switch {
+	case errors.Is(err, errNoKey):
+		return fmt.Errorf("%w: bad app key", ErrToken)
+	case err != nil:
+		return fmt.Errorf("chat: app key %s/%s: %w", app, keyID, err) // the store's trouble, not the caller's
+	case !hmac.Equal(want, secret):
 		return fmt.Errorf("%w: bad app key", ErrToken)
 	}
 	return nil

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-go/strata/app/internal/apptest"
+	"github.com/strata-go/strata/repo"
 )
 
 func TestAppsAndKeys(t *testing.T) {
@@ -55,4 +58,18 @@ func TestAppsAndKeys(t *testing.T) {
 		_, _, err = s.CreateApp(ctx, "")
 		require.ErrorIs(t, err, ErrInput)
 	})
+}
+
+// A store that cannot answer is not a wrong secret: the caller learns
+// the store's error (a 5xx), not ErrToken (a 401).
+func TestCheckSecretStoreDown(t *testing.T) {
+	r := apptest.Migrated(t, "memory", Migrations())
+	s := New(r, Options{})
+	ctx := t.Context()
+	app, k, err := s.CreateApp(ctx, "Acme")
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	err = s.CheckSecret(ctx, app.ID, k.KeyID, k.Secret)
+	require.ErrorIs(t, err, repo.ErrClosed)
+	require.NotErrorIs(t, err, ErrToken)
 }

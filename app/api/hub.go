@@ -40,6 +40,23 @@ type event struct {
 	Node  string   `json:"node,omitempty"`
 	Users []person `json:"users,omitempty"`
 	User  *person  `json:"user,omitempty"`
+	// raw is the event's JSON for a client, when it was encoded once
+	// for all the clients it goes to.
+	raw []byte
+}
+
+// encode returns the event's JSON for a client.
+func (e *event) encode() ([]byte, error) {
+	if e.raw != nil {
+		return e.raw, nil
+	}
+	return json.Marshal(e)
+}
+
+// encoded returns e with its JSON encoded once, for many clients.
+func encoded(e event) event {
+	e.raw, _ = json.Marshal(e) // nil on error: each client's encode reports it
+	return e
 }
 
 // cursor is where a resync reads from.
@@ -305,8 +322,9 @@ func (h *hub) refresh(r *room, force bool) {
 		return
 	}
 	r.online = online
+	e := encoded(event{Type: "presence", Users: online})
 	for c := range r.clients {
-		c.enqueue(event{Type: "presence", Users: online})
+		c.enqueue(e)
 	}
 }
 
@@ -433,6 +451,9 @@ func (h *hub) deliver(t string, ev pubsub.Event) {
 	}
 	tok := r.tok
 	h.mu.Unlock()
+	if len(clients) > 0 && (e.Type == "message" || e.Type == "update" || e.Type == "typing") {
+		e = encoded(e)
+	}
 	if answer != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), h.beat)
 		h.publish(ctx, tok, *answer)

@@ -29,27 +29,36 @@ const (
 	readEvery    = 200 * time.Millisecond // a connection's read positions, at most
 )
 
-// client is one WebSocket connection: the handler's goroutine reads the
-// client's frames, and one writer goroutine (owned by the handler, which
-// waits for it) sends it events, in order, coalesced.
+// client is one WebSocket connection. The handler's goroutine reads the
+// client's frames; events are sent, in order and coalesced, by a writer
+// goroutine that runs only while there is something to send (the first
+// catch-up, then whenever events wait) and is owned by the handler,
+// which waits for it: an idle connection holds no goroutine but its
+// reader.
 type client struct {
 	s    *Server
 	tok  *chat.Token
 	conn *websocket.Conn
+	ctx  context.Context    // the connection's; cancel ends it
+	stop context.CancelFunc // (nil in tests of enqueue alone)
+	st   *stream            // what the client has been sent: the writer's alone
 
-	mu     sync.Mutex
-	queue  []event
-	wake   chan struct{} // a token when queue is not empty
-	slow   bool
-	closed chan struct{}
+	mu      sync.Mutex
+	queue   []event
+	writing bool // a writer is running: it drains queue before it exits
+	slow    bool // dropped for falling behind, or failed: nothing more is sent
+	done    bool // the connection is ending: no writer starts
+	ping    *time.Timer
+	wg      sync.WaitGroup // the writers
 }
 
-// enqueue hands the writer an event, or drops a client that has fallen
-// too far behind (it reconnects and catches up from the store).
+// enqueue hands the writer an event (starting one if none runs), or
+// drops a client that has fallen too far behind (it reconnects and
+// catches up from the store).
 func (c *client) enqueue(e event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.slow {
+	if c.slow || c.done {
 		return
 	}
 	if e.Type == "presence" {
@@ -72,11 +81,69 @@ func (c *client) enqueue(e event) {
 		return
 	}
 	c.queue = append(c.queue, e)
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.writing {
+		c.writing = true
+		c.wg.Go(c.drain)
 	}
 }
+
+// drain sends what waits in the queue until it is empty, then ends.
+func (c *client) drain() {
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if err := c.handle(batch); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+// fail ends the connection after the writer's error: nothing more is
+// queued or sent, and the reader returns.
+func (c *client) fail(err error) {
+	c.mu.Lock()
+	c.slow = true
+	c.queue = nil
+	c.mu.Unlock()
+	if c.ctx.Err() == nil {
+		c.s.log.Debug("chat ws: writer ended", "error", err)
+	}
+	c.stop()
+}
+
+// close stops new writers and the ping timer, and waits for a running
+// writer (which ends soon: the connection's context is done).
+func (c *client) close() {
+	c.mu.Lock()
+	c.done = true
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// pingDue queues a ping (the writer sends it, in turn with the events)
+// and re-arms itself.
+func (c *client) pingDue() {
+	c.enqueue(event{Type: pingEvent})
+	c.mu.Lock()
+	if !c.done {
+		c.ping.Reset(wsPing)
+	}
+	c.mu.Unlock()
+}
+
+// pingEvent is the queue's entry for a ping: never sent as an event.
+const pingEvent = "ping"
 
 // frame is what the server sends a client: events, an ack of a send, or
 // an error.
@@ -142,7 +209,14 @@ func (s *Server) websocket(c echo.Context) error {
 		return nil // Accept has answered
 	}
 	conn.SetReadLimit(wsReadLimit)
-	cl := &client{s: s, tok: tok, conn: conn, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	// The connection lives as long as its token: the client reconnects
+	// with a fresh one.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), tok.Expires)
+	defer cancel()
+	cl := &client{s: s, tok: tok, conn: conn, ctx: ctx, stop: cancel,
+		st:      &stream{last: after, changed: changed, seen: map[string]struct{}{}},
+		writing: true} // the first writer catches up, below
+	defer cl.close()
 	// Live events first, so that none falls between the catch-up and
 	// the stream (the writer drops what the catch-up already sent).
 	if err := s.hub.join(ctx, cl); err != nil {
@@ -150,20 +224,18 @@ func (s *Server) websocket(c echo.Context) error {
 		return nil
 	}
 	defer s.hub.leave(cl)
-	// The connection lives as long as its token: the client reconnects
-	// with a fresh one.
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), tok.Expires)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer cancel()
-		if err := cl.write(ctx, after, changed); err != nil && ctx.Err() == nil {
-			s.log.Debug("chat ws: writer ended", "error", err)
+	cl.wg.Go(func() {
+		if err := cl.catchUpFirst(after, changed); err != nil {
+			cl.fail(err)
+			return
 		}
+		cl.drain()
 	})
+	cl.mu.Lock()
+	cl.ping = time.AfterFunc(wsPing, cl.pingDue)
+	cl.mu.Unlock()
 	cl.read(ctx)
 	cancel()
-	wg.Wait()
 	conn.CloseNow()
 	return nil
 }
@@ -249,14 +321,13 @@ func (c *client) reply(ctx context.Context, f frame) {
 	_ = c.conn.Write(ctx, websocket.MessageText, b)
 }
 
-// write sends the client the conversation after position after and the
-// updates after change cursor changed, then its live events, catching
-// up from the store again whenever it may have missed some (a position
-// skipped, or the bus said so).
-func (c *client) write(ctx context.Context, after, changed int64) error {
-	st := &stream{last: after, changed: changed, seen: map[string]struct{}{}}
+// catchUpFirst sends the client the conversation after position after
+// (or its latest page, if after < 0) and the updates after change cursor
+// changed: what it missed before its live events.
+func (c *client) catchUpFirst(after, changed int64) error {
+	st := c.st
 	if after < 0 {
-		if err := c.tail(ctx, st); err != nil {
+		if err := c.tail(c.ctx, st); err != nil {
 			return err
 		}
 	}
@@ -264,20 +335,22 @@ func (c *client) write(ctx context.Context, after, changed int64) error {
 	// (the client's too) past edits it has not been sent yet. A new
 	// client has every message as it is now.
 	if changed > 0 {
-		if err := c.catchUpUpdates(ctx, st, changed); err != nil {
+		if err := c.catchUpUpdates(c.ctx, st, changed); err != nil {
 			return err
 		}
 	}
-	if err := c.catchUp(ctx, st, st.last); err != nil {
-		return err
-	}
-	ping := time.NewTicker(wsPing)
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ping.C:
+	return c.catchUp(c.ctx, st, st.last)
+}
+
+// handle sends a batch of queued events, catching up from the store
+// again whenever the client may have missed some (a position skipped, or
+// the bus said so), and pings.
+func (c *client) handle(batch []event) error {
+	ctx, st := c.ctx, c.st
+	var out []event
+	for _, e := range batch {
+		switch {
+		case e.Type == pingEvent:
 			// A key disabled since the connection began ends it.
 			if err := c.s.stillValid(ctx, c.tok); err != nil {
 				c.conn.Close(websocket.StatusPolicyViolation, "token no longer valid")
@@ -289,71 +362,52 @@ func (c *client) write(ctx context.Context, after, changed int64) error {
 			if err != nil {
 				return err
 			}
-			continue
-		case <-c.wake:
-		}
-		c.mu.Lock()
-		batch := c.queue
-		c.queue = nil
-		c.mu.Unlock()
-		var out []event
-		for _, e := range batch {
-			switch {
-			case e.Type == "resync":
-				// From where the stream is, or from the earliest event
-				// a node failed to publish, if that is before: traffic
-				// from the other nodes may have moved the stream on.
-				if err := c.send(ctx, out); err != nil {
-					return err
-				}
-				out = nil
-				from := st.changed
-				if e.From != nil && e.From.Changed > 0 {
-					from = min(from, e.From.Changed)
-				}
-				if err := c.catchUpUpdates(ctx, st, from); err != nil {
-					return err
-				}
-				pos := st.last
-				if e.From != nil && e.From.Pos > 0 {
-					pos = min(pos, e.From.Pos-1)
-				}
-				if err := c.catchUp(ctx, st, pos); err != nil {
-					return err
-				}
-			case e.Type == "update":
-				st.changes(e.Message)
-				out = append(out, c.visible(e))
-			case e.Type != "message":
-				out = append(out, c.visible(e)) // presence, typing
-			case st.have(e.Message), c.s.svc.GapFree() && st.pos(e.Message) <= st.last:
-				// Had it (from the catch-up), or before the position
-				// the client came from.
-			case c.s.svc.GapFree() && st.pos(e.Message) > st.last+1:
-				// A position was skipped: the bus lost an event, or
-				// this one overtook it. The store has both.
-				if err := c.send(ctx, out); err != nil {
-					return err
-				}
-				out = nil
-				if err := c.catchUp(ctx, st, st.last); err != nil {
-					return err
-				}
-			default:
-				st.add(e.Message)
-				out = append(out, c.visible(e))
+		case e.Type == "resync":
+			// From where the stream is, or from the earliest event
+			// a node failed to publish, if that is before: traffic
+			// from the other nodes may have moved the stream on.
+			if err := c.send(ctx, out); err != nil {
+				return err
 			}
-			if len(out) >= wsBatch {
-				if err := c.send(ctx, out); err != nil {
-					return err
-				}
-				out = nil
+			out = nil
+			from := st.changed
+			if e.From != nil && e.From.Changed > 0 {
+				from = min(from, e.From.Changed)
 			}
-		}
-		if err := c.send(ctx, out); err != nil {
-			return err
+			if err := c.catchUpUpdates(ctx, st, from); err != nil {
+				return err
+			}
+			pos := st.last
+			if e.From != nil && e.From.Pos > 0 {
+				pos = min(pos, e.From.Pos-1)
+			}
+			if err := c.catchUp(ctx, st, pos); err != nil {
+				return err
+			}
+		case e.Type == "update":
+			st.changes(e.Message)
+			out = append(out, c.visible(e))
+		case e.Type != "message":
+			out = append(out, c.visible(e)) // presence, typing
+		case st.have(e.Message), c.s.svc.GapFree() && st.pos(e.Message) <= st.last:
+			// Had it (from the catch-up), or before the position
+			// the client came from.
+		case c.s.svc.GapFree() && st.pos(e.Message) > st.last+1:
+			// A position was skipped: the bus lost an event, or
+			// this one overtook it. The store has both.
+			if err := c.send(ctx, out); err != nil {
+				return err
+			}
+			out = nil
+			if err := c.catchUp(ctx, st, st.last); err != nil {
+				return err
+			}
+		default:
+			st.add(e.Message)
+			out = append(out, c.visible(e))
 		}
 	}
+	return c.send(ctx, out)
 }
 
 // catchUp sends what the store has after position from (the stream's,
@@ -445,41 +499,47 @@ func (c *client) visible(e event) event {
 		m := *e.Message
 		m.Text = ""
 		e.Message = &m
+		e.raw = nil // the moderators' encoding
 	}
 	return e
 }
 
-// send writes events in frames of at most wsBatch events and about
-// wsFrameBytes (or one event, if larger).
+// send writes events in frames of at most wsBatch events and
+// wsFrameBytes of JSON (a frame of one event may be larger).
 func (c *client) send(ctx context.Context, events []event) error {
-	for len(events) > 0 {
-		n, size := 0, 0
-		for n < len(events) && n < wsBatch && (n == 0 || size+events[n].size() <= wsFrameBytes) {
-			size += events[n].size()
-			n++
+	const head, tail = `{"type":"events","events":[`, `]}`
+	var buf []byte
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
 		}
-		b, err := json.Marshal(frame{Type: "events", Events: events[:n]})
-		if err != nil {
-			return err
-		}
+		buf = append(buf, tail...)
 		wctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
-		err = c.conn.Write(wctx, websocket.MessageText, b)
-		cancel()
+		defer cancel()
+		err := c.conn.Write(wctx, websocket.MessageText, buf)
+		buf, n = buf[:0], 0
+		return err
+	}
+	for i := range events {
+		b, err := events[i].encode()
 		if err != nil {
 			return err
 		}
-		events = events[n:]
+		if n > 0 && (n == wsBatch || len(buf)+1+len(b)+len(tail) > wsFrameBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			buf = append(buf, head...)
+		} else {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+		n++
 	}
-	return nil
-}
-
-// size estimates an event's size in JSON, in bytes.
-func (e *event) size() int {
-	n := 64 + 48*len(e.Users)
-	if m := e.Message; m != nil {
-		n += 256 + len(m.Text) + len(m.Name) + len(m.ClientID) + len(m.ID)
-	}
-	return n
+	return flush()
 }
 
 // stream is what a client has been sent: the greatest position, and the

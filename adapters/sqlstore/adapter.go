@@ -85,11 +85,17 @@ func (a *Adapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if a.d == SQLite && opts.ReadOnly {
 		o.ReadOnly = false // SQLite's driver refuses read-only transactions; Tx enforces it
 	}
+	// Every SQLite transaction begins IMMEDIATE, taking the writer lock.
+	release, err := a.gate.enterFor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := a.db.BeginTx(ctx, o)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("sqlstore: begin: %w", a.d.classify(nil, err))
 	}
-	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly}, tx: tx, ctx: ctx}
+	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly}, tx: tx, ctx: ctx, release: release}
 	if a.d == MySQL { // MySQL commits implicitly before a schema change
 		return t, nil
 	}

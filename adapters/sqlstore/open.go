@@ -96,6 +96,9 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 		return nil, err
 	}
 	a.path = path
+	if path != "" {
+		a.gate = make(gate, 1) // a file: one writer at a time (see gate)
+	}
 	return a, nil
 }
 
@@ -109,7 +112,7 @@ func sqliteDSN(target string, params url.Values) (dsn, path string) {
 	for k, v := range params {
 		p[k] = v
 	}
-	for _, pragma := range []string{"busy_timeout(10000)", "foreign_keys(1)", "case_sensitive_like(1)", "synchronous(NORMAL)"} {
+	for _, pragma := range []string{fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()), "foreign_keys(1)", "case_sensitive_like(1)", "synchronous(NORMAL)"} {
 		p.Add("_pragma", pragma)
 	}
 	p.Set("_txlock", "immediate")

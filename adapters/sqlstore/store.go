@@ -21,6 +21,7 @@ type store struct {
 	d        Dialect
 	inTx     bool
 	readOnly bool
+	gate     gate // the Adapter's, for its writes outside a transaction
 }
 
 // errorf wraps a database error with the operation and table, classified.
@@ -54,6 +55,11 @@ func (s store) Insert(ctx context.Context, c *driver.Collection, rec driver.Reco
 	if err := s.writable("insert", c); err != nil {
 		return driver.Record{}, err
 	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return driver.Record{}, err
+	}
+	defer leave()
 	if opts.OnConflict != nil {
 		out, err := s.upsert(ctx, c, rec, opts.OnConflict)
 		if err != nil {
@@ -92,8 +98,13 @@ func (s store) InsertAll(ctx context.Context, c *driver.Collection, recs []drive
 	if err := s.writable("insert_all", c); err != nil {
 		return nil, err
 	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	const batch = 200
-	err := s.atomic(ctx, func(st store) error {
+	err = s.atomic(ctx, func(st store) error {
 		for i := 0; i < len(recs); i += batch {
 			rows := make([][]any, 0, batch)
 			for _, r := range recs[i:min(i+batch, len(recs))] {
@@ -256,6 +267,11 @@ func (s store) DeleteAll(ctx context.Context, c *driver.Collection, q *driver.Qu
 	if err := s.writable("delete_all", c); err != nil {
 		return 0, err
 	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer leave()
 	var st stmt
 	st.sql("DELETE FROM ").ident(c.Name)
 	st.where(s.d, c, &driver.Query{Filters: q.Filters})
@@ -325,6 +341,11 @@ func (s store) Update(ctx context.Context, c *driver.Collection, u driver.Update
 	if err := s.writable("update", c); err != nil {
 		return driver.Record{}, err
 	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return driver.Record{}, err
+	}
+	defer leave()
 	if err := checkUpdate(c, u.Changes, u.ExpectVersion); err != nil {
 		return driver.Record{}, fmt.Errorf("sqlstore: update %s/%v: %w", c.Name, u.Key, err)
 	}
@@ -332,7 +353,6 @@ func (s store) Update(ctx context.Context, c *driver.Collection, u driver.Update
 		return s.Get(ctx, c, u.Key) // nothing to write (and SQL has no empty SET)
 	}
 	var rec driver.Record
-	var err error
 	if needsRead(u.Changes) || s.d == MySQL {
 		err = s.atomic(ctx, func(st store) error {
 			rec, err = st.updateLocked(ctx, c, u)
@@ -517,6 +537,11 @@ func (s store) Delete(ctx context.Context, c *driver.Collection, del driver.Dele
 	if err := s.writable("delete", c); err != nil {
 		return err
 	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	if err := checkUpdate(c, nil, del.ExpectVersion); err != nil {
 		return fmt.Errorf("sqlstore: delete %s/%v: %w", c.Name, del.Key, err)
 	}

@@ -12,8 +12,9 @@ import (
 // Tx is a database transaction. Nested transactions are savepoints.
 type Tx struct {
 	store
-	tx  bun.Tx
-	ctx context.Context // BeginTx's, which bounds the transaction
+	tx      bun.Tx
+	ctx     context.Context // BeginTx's, which bounds the transaction
+	release func()          // of the adapter's writer gate
 }
 
 var (
@@ -26,6 +27,7 @@ var (
 // Commit commits the transaction. A serialization failure or deadlock is
 // ErrSerialization.
 func (t *Tx) Commit() error {
+	defer t.release()
 	if err := t.ctx.Err(); err != nil {
 		// database/sql rolls back a transaction whose context ends, in the
 		// background: say why, whichever of the two gets here first.
@@ -41,6 +43,7 @@ func (t *Tx) Commit() error {
 // Rollback rolls the transaction back; after Commit or Rollback it does
 // nothing.
 func (t *Tx) Rollback() error {
+	defer t.release()
 	if err := t.tx.Rollback(); err != nil && !isTxDone(err) {
 		return fmt.Errorf("sqlstore: rollback: %w", err)
 	}

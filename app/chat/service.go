@@ -160,12 +160,21 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 		ClientID:     clientID,
 		Text:         text,
 	}
-	if prev, err := s.existing(ctx, s.r, m.Key); prev != nil || err != nil {
-		return prev, err
+	if !s.gapFree {
+		// A retry is answered before anything else; with gap-free
+		// positions the transaction below looks, as it must anyway.
+		if prev, err := s.existing(ctx, s.r, m.Key); prev != nil || err != nil {
+			return prev, err
+		}
 	}
 	if until, err := s.bannedUntil(ctx, tok); err != nil {
 		return nil, fmt.Errorf("chat: send: %w", err)
 	} else if !until.IsZero() {
+		// A retry of a message stored before the ban still gets its
+		// answer.
+		if prev, err := s.existing(ctx, s.r, m.Key); prev != nil || err != nil {
+			return prev, err
+		}
 		return nil, fmt.Errorf("%w: banned from this conversation until %s", ErrForbidden, until.Format(time.RFC3339))
 	}
 	id, err := s.r.NewID()

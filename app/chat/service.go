@@ -162,7 +162,7 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 	}
 	if !s.gapFree {
 		// A retry is answered before anything else; with gap-free
-		// positions the transaction below looks, as it must anyway.
+		// positions the transaction's insert finds it (a conflict).
 		if prev, err := s.existing(ctx, s.r, m.Key); prev != nil || err != nil {
 			return prev, err
 		}
@@ -185,7 +185,7 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 	if !s.gapFree {
 		m.Pos = m.ID
 		if err := s.r.Insert(ctx, m); errors.Is(err, repo.ErrConflict) {
-			return s.existing(ctx, s.r, m.Key)
+			return s.retried(ctx, m.Key, err)
 		} else if err != nil {
 			return nil, fmt.Errorf("chat: send: %w", err)
 		}
@@ -193,12 +193,9 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 		return m, nil
 	}
 	for try := 1; ; try++ {
-		var prev *Message
 		err := s.r.Transaction(ctx, func(tx *repo.Repo) error {
-			var err error
-			if prev, err = s.existing(ctx, tx, m.Key); prev != nil || err != nil {
-				return err
-			}
+			// A retry's insert conflicts with its first attempt (the
+			// key is the client's id), and is answered below.
 			conv := &Conversation{ID: m.Conversation}
 			if err := tx.Update(ctx, schema.NewChangeset(conv).Increment("seq", 1)); err != nil {
 				return err
@@ -207,14 +204,12 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 			return tx.Insert(ctx, m)
 		})
 		switch {
-		case prev != nil:
-			return prev, nil
 		case err == nil:
 			m.Fresh = true
 			return m, nil
 		case errors.Is(err, repo.ErrConflict):
-			// A concurrent retry of the same send won.
-			return s.existing(ctx, s.r, m.Key)
+			// A retry, or a concurrent attempt of the same send, won.
+			return s.retried(ctx, m.Key, err)
 		case errors.Is(err, repo.ErrSerialization) && try < sendTries:
 			// Another send of the conversation committed first (an
 			// optimistic store): back off a random while and retry.
@@ -236,6 +231,20 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 }
 
 // existing returns the message stored under key, or nil.
+// retried answers a send whose insert conflicted: with the message
+// stored under its key by an earlier attempt, or, if there is none (a
+// conflict on something else), with the conflict.
+func (s *Service) retried(ctx context.Context, key string, conflict error) (*Message, error) {
+	prev, err := s.existing(ctx, s.r, key)
+	switch {
+	case err != nil:
+		return nil, err
+	case prev == nil:
+		return nil, fmt.Errorf("chat: send: %w", conflict)
+	}
+	return prev, nil
+}
+
 func (s *Service) existing(ctx context.Context, r *repo.Repo, key string) (*Message, error) {
 	var m Message
 	switch err := r.Get(ctx, &m, key); {

@@ -125,12 +125,16 @@ type result struct {
 	Max        time.Duration
 	CPUNodes   float64 // cores the nodes used, on average
 	CPUGen     float64 // cores the generator used
+	CPUMachine float64 // cores busy on the whole machine (stores' servers too)
 }
+
+// cpuTimes are CPU times used so far.
+type cpuTimes struct{ nodes, gen, machine time.Duration }
 
 // run sends at rate sends/s in all, spread evenly over the clients on a
 // fixed schedule (whatever the answers: no coordinated omission), for
 // dur, then waits up to drain for the deliveries.
-func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain time.Duration, cpu func() (nodes, self time.Duration)) result {
+func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain time.Duration, cpu func() cpuTimes) result {
 	f.step.Store(step)
 	for _, u := range f.clients {
 		u.mu.Lock()
@@ -142,7 +146,7 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 	interval := time.Duration(float64(n) / rate * float64(time.Second))
 	start := time.Now().Add(50 * time.Millisecond)
 	end := start.Add(dur)
-	nodes0, self0 := cpu()
+	cpu0 := cpu()
 	var sent atomic.Int64
 	var wg sync.WaitGroup
 	for _, u := range f.clients {
@@ -189,7 +193,7 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	nodes1, self1 := cpu()
+	cpu1 := cpu()
 	r := result{Rate: rate, Sent: sent.Load(), Elapsed: elapsed, Duplicates: f.duplicates() - dups0}
 	r.Acked, r.Expected, r.Delivered = expected()
 	var lat []time.Duration
@@ -204,8 +208,9 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 		r.P50, r.P99, r.Max = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)], lat[len(lat)-1]
 	}
 	wall := time.Since(start)
-	r.CPUNodes = float64(nodes1-nodes0) / float64(wall)
-	r.CPUGen = float64(self1-self0) / float64(wall)
+	r.CPUNodes = float64(cpu1.nodes-cpu0.nodes) / float64(wall)
+	r.CPUGen = float64(cpu1.gen-cpu0.gen) / float64(wall)
+	r.CPUMachine = float64(cpu1.machine-cpu0.machine) / float64(wall)
 	return r
 }
 
@@ -229,14 +234,14 @@ func (r result) row(label string, nodes, clients int, p99 time.Duration) string 
 	if !r.ok(p99) {
 		verdict = "MISSED"
 	}
-	return fmt.Sprintf("| %s | %d | %d | %.0f | %.0f | %.0f | %s | %s | %s | %d | %d | %.2f | %.2f | %s |",
+	return fmt.Sprintf("| %s | %d | %d | %.0f | %.0f | %.0f | %s | %s | %s | %d | %d | %.2f | %.2f | %.2f | %s |",
 		label, nodes, clients, r.Rate, float64(r.Acked)/secs, float64(r.Delivered)/secs,
 		ms(r.P50), ms(r.P99), ms(r.Max), r.Sent-r.Acked+r.Refused+(r.Expected-r.Delivered), r.Duplicates,
-		r.CPUNodes, r.CPUGen, verdict)
+		r.CPUNodes, r.CPUGen, r.CPUMachine, verdict)
 }
 
-const header = "| store | nodes | clients | sends/s scheduled | sends/s acked | deliveries/s | p50 | p99 | max | errors | dups | CPU nodes | CPU generator | target |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+const header = "| store | nodes | clients | sends/s scheduled | sends/s acked | deliveries/s | p50 | p99 | max | errors | dups | CPU nodes | CPU generator | CPU machine | target |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"

@@ -11,7 +11,11 @@
 //	go run ./app/loadtest -clients 1000 -convs 100 -rates 1000,2000,5000 -duration 10s
 //	go run ./app/loadtest -store postgres://… -bus redis://… -nodes 3
 //
-// Without -store it runs on a SQLite file in a temporary directory.
+// Without -store it runs on a SQLite file in a temporary directory. In
+// the store and bus URLs, {dir} stands for that directory and {n} for a
+// namespace of the run's own; -store riaktest starts an emulated Riak
+// cluster as a process. scripts/load.sh (make load) runs every store
+// configuration.
 package main
 
 import (
@@ -46,7 +50,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	var rates string
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.Store, "store", "", "the nodes' store URL (default: SQLite in a temporary directory)")
+	fs.StringVar(&c.Store, "store", "", "the nodes' store URL (default: SQLite in a temporary directory; riaktest: an emulated 3-node Riak cluster, started as a process)")
 	fs.StringVar(&c.Bus, "bus", "", "the nodes' bus URL (needed for more than one node)")
 	fs.StringVar(&c.Label, "label", "", "the store's name in the table (default: the URL's scheme)")
 	fs.IntVar(&c.Nodes, "nodes", 1, "app nodes to start")
@@ -110,6 +114,19 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Placeholders of the store and bus URLs: the run's directory, and a
+	// namespace of its own.
+	ns := fmt.Sprintf("load%d", time.Now().UnixNano())
+	cfg.Store = strings.NewReplacer("{dir}", dir, "{n}", ns).Replace(cfg.Store)
+	cfg.Bus = strings.NewReplacer("{dir}", dir, "{n}", ns).Replace(cfg.Bus)
+	if cfg.Store == "riaktest" {
+		url, cmd, err := startRiaktest(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+		cfg.Store = url
+	}
 	common := []string{"-data", dir, "-demo=false", "-user-rate", "1000000000", "-app-rate", "1000000000"}
 	if cfg.Store != "" {
 		common = append(common, "-store", cfg.Store)
@@ -169,12 +186,13 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 		}
 	}
 	fmt.Fprintln(out, header)
-	cpu := func() (time.Duration, time.Duration) {
-		var sum time.Duration
+	cpu := func() cpuTimes {
+		var t cpuTimes
 		for _, n := range nodes {
-			sum += appnode.CPU(n.Pid())
+			t.nodes += appnode.CPU(n.Pid())
 		}
-		return sum, appnode.CPU(os.Getpid())
+		t.gen, t.machine = appnode.CPU(os.Getpid()), machineCPU()
+		return t
 	}
 	var results []result
 	for i, rate := range cfg.Rates {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -9,7 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // appKey is the app the generator signs its users' tokens for.
@@ -67,4 +72,51 @@ func saveProfile(ctx context.Context, addr, name, file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// startRiaktest builds and starts riaktest's emulated Riak cluster as a
+// process, and returns its Strata URL.
+func startRiaktest(ctx context.Context, dir string) (url string, cmd *exec.Cmd, err error) {
+	bin := filepath.Join(dir, "riaktest")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/strata-go/strata/adapters/riak/riaktest/cmd/riaktest").CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("go build riaktest: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bin, "-nodes", "3")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return "", nil, fmt.Errorf("riaktest did not start: %w", err)
+	}
+	return strings.TrimSpace(line), cmd, nil
+}
+
+// machineCPU returns the time all the machine's cores have been busy
+// (Linux: /proc/stat, in ticks of 1/100 s): the nodes, the generator,
+// and the stores' servers.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:8] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
 }

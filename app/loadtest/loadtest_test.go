@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A small sweep on the default SQLite store: every send is acknowledged
+// and delivered to each other member once, and the table says so.
+func TestSweep(t *testing.T) {
+	cfg, err := parseFlags([]string{"-clients", "24", "-convs", "4", "-rates", "60,120", "-duration", "1s", "-drain", "3s"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	results, err := sweep(t.Context(), cfg, &out)
+	require.NoError(t, err, out.String())
+	require.Len(t, results, 2)
+	for _, r := range results {
+		require.Positive(t, r.Sent)
+		require.Equal(t, r.Sent, r.Acked)
+		require.Equal(t, r.Acked*5, r.Expected, "each send is due to the 5 other members")
+		require.Equal(t, r.Expected, r.Delivered)
+		require.Zero(t, r.Duplicates)
+		require.Positive(t, r.P50)
+		require.Less(t, r.P50, time.Second)
+	}
+	require.Contains(t, out.String(), "| sqlite | 1 | 24 | 60 |")
+	require.Contains(t, out.String(), "highest rate within")
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rates", "100,x"},
+		{"-rates", "-5"},
+		{"-clients", "1"},
+		{"-clients", "10", "-convs", "6"},
+		{"-nodes", "2"}, // without a bus
+		{"-duration", "0s"},
+	} {
+		_, err := parseFlags(args, &bytes.Buffer{})
+		require.Error(t, err, "%q", args)
+	}
+}

@@ -33,7 +33,8 @@ type user struct {
 
 	mu        sync.Mutex
 	latencies []time.Duration // of others' messages of the step, from their schedule
-	delivered int64
+	delivered int64 // others' messages
+	echoes    int64 // its own messages, delivered back to it
 	acked     int64
 	refused   int64
 }
@@ -102,10 +103,15 @@ func (f *fleet) current(clientID string) bool {
 func (f *fleet) received(u *user, m chatclient.Message, at time.Time) {
 	var step, sched int64
 	var sender int
-	if _, err := fmt.Sscanf(m.Text, "s%d t=%d u=%d", &step, &sched, &sender); err != nil || step != f.step.Load() || sender == u.idx {
+	if _, err := fmt.Sscanf(m.Text, "s%d t=%d u=%d", &step, &sched, &sender); err != nil || step != f.step.Load() {
 		return
 	}
 	u.mu.Lock()
+	if sender == u.idx { // the sender's own copy
+		u.echoes++
+		u.mu.Unlock()
+		return
+	}
 	u.delivered++
 	u.latencies = append(u.latencies, at.Sub(time.Unix(0, sched)))
 	u.mu.Unlock()
@@ -118,7 +124,8 @@ type result struct {
 	Acked      int64
 	Refused    int64
 	Expected   int64 // deliveries due: each acknowledged send, to the other members
-	Delivered  int64
+	Delivered  int64 // of Expected
+	Echoes     int64 // sends delivered back to their senders
 	Duplicates int64
 	Elapsed    time.Duration // from the first send to the end of the step's sends
 	P50, P99   time.Duration
@@ -138,7 +145,7 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 	f.step.Store(step)
 	for _, u := range f.clients {
 		u.mu.Lock()
-		u.latencies, u.delivered, u.acked, u.refused = u.latencies[:0], 0, 0, 0
+		u.latencies, u.delivered, u.echoes, u.acked, u.refused = u.latencies[:0], 0, 0, 0, 0
 		u.mu.Unlock()
 	}
 	dups0 := f.duplicates()
@@ -200,6 +207,7 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 	for _, u := range f.clients {
 		u.mu.Lock()
 		r.Refused += u.refused
+		r.Echoes += u.echoes
 		lat = append(lat, u.latencies...)
 		u.mu.Unlock()
 	}
@@ -222,9 +230,9 @@ func (f *fleet) duplicates() (n int64) {
 }
 
 // ok reports whether a step met the targets: every send acknowledged and
-// delivered, none twice, and the 99th percentile within p99.
+// delivered (to its sender too), none twice, and the 99th percentile within p99.
 func (r result) ok(p99 time.Duration) bool {
-	return r.Refused == 0 && r.Acked == r.Sent && r.Delivered == r.Expected && r.Duplicates == 0 && r.P99 <= p99
+	return r.Refused == 0 && r.Acked == r.Sent && r.Delivered == r.Expected && r.Echoes == r.Acked && r.Duplicates == 0 && r.P99 <= p99
 }
 
 // row formats a result for the table.
@@ -234,14 +242,14 @@ func (r result) row(label string, nodes, clients int, p99 time.Duration) string 
 	if !r.ok(p99) {
 		verdict = "MISSED"
 	}
-	return fmt.Sprintf("| %s | %d | %d | %.0f | %.0f | %.0f | %s | %s | %s | %d | %d | %.2f | %.2f | %.2f | %s |",
-		label, nodes, clients, r.Rate, float64(r.Acked)/secs, float64(r.Delivered)/secs,
-		ms(r.P50), ms(r.P99), ms(r.Max), r.Sent-r.Acked+r.Refused+(r.Expected-r.Delivered), r.Duplicates,
+	return fmt.Sprintf("| %s | %d | %d | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %d | %d | %.2f | %.2f | %.2f | %s |",
+		label, nodes, clients, r.Rate, float64(r.Acked)/secs, float64(r.Delivered)/secs, float64(r.Delivered+r.Echoes)/secs,
+		ms(r.P50), ms(r.P99), ms(r.Max), r.Sent-r.Acked+r.Refused+(r.Expected-r.Delivered)+(r.Acked-r.Echoes), r.Duplicates,
 		r.CPUNodes, r.CPUGen, r.CPUMachine, verdict)
 }
 
-const header = "| store | nodes | clients | sends/s scheduled | sends/s acked | deliveries/s | p50 | p99 | max | errors | dups | CPU nodes | CPU generator | CPU machine | target |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+const header = "| store | nodes | clients | sends/s scheduled | sends/s acked | deliveries/s to others | with senders' own | p50 | p99 | max | errors | dups | CPU nodes | CPU generator | CPU machine | target |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"

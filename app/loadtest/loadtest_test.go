@@ -22,6 +22,7 @@ func TestSweep(t *testing.T) {
 		require.Equal(t, r.Sent, r.Acked)
 		require.Equal(t, r.Acked*5, r.Expected, "each send is due to the 5 other members")
 		require.Equal(t, r.Expected, r.Delivered)
+		require.Equal(t, r.Acked, r.Echoes, "each send comes back to its sender")
 		require.Zero(t, r.Duplicates)
 		require.Positive(t, r.P50)
 		require.Less(t, r.P50, time.Second)

@@ -59,7 +59,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&rates, "rates", "1000,2000,5000", "sends per second in all, a step of the sweep each")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long each step sends")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "how long a step waits for its last deliveries")
-	fs.StringVar(&c.Profile, "profile", "", "write the first node's heap profile with the clients connected, and its CPU profile of each step, into this directory")
+	fs.StringVar(&c.Profile, "profile", "", "write the first node's heap profile with the clients connected, and its and the generator's CPU profiles of each step, into this directory")
 	fs.DurationVar(&c.P99, "p99", 50*time.Millisecond, "the latency target of the 99th percentile")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -208,7 +208,12 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 		} else {
 			profiled <- nil
 		}
+		stopGenProfile, err := profileSelf(cfg.Profile, rate)
+		if err != nil {
+			return results, err
+		}
 		r := f.run(ctx, int64(i+1), rate, cfg.Duration, cfg.Drain, cpu)
+		stopGenProfile()
 		if err := <-profiled; err != nil {
 			return results, err
 		}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -119,4 +120,21 @@ func machineCPU() time.Duration {
 		}
 	}
 	return time.Duration(busy) * 10 * time.Millisecond
+}
+
+// profileSelf starts the generator's own CPU profile of a step, into dir
+// (nothing if dir is ""); stop ends it.
+func profileSelf(dir string, rate float64) (stop func(), err error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("gen-cpu-%.0f.pb.gz", rate)))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

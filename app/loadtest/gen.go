@@ -182,27 +182,28 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 	for _, u := range f.clients {
 		members[u.conv]++
 	}
-	expected := func() (acked, exp, delivered int64) {
+	expected := func() (acked, exp, delivered, echoes int64) {
 		for _, u := range f.clients {
 			u.mu.Lock()
 			acked += u.acked
 			exp += u.acked * (members[u.conv] - 1)
 			delivered += u.delivered
+			echoes += u.echoes
 			u.mu.Unlock()
 		}
 		return
 	}
 	deadline := time.Now().Add(drain)
 	for time.Now().Before(deadline) {
-		acked, exp, delivered := expected()
-		if acked == sent.Load() && delivered >= exp {
+		acked, exp, delivered, echoes := expected()
+		if acked == sent.Load() && delivered >= exp && echoes >= acked {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	cpu1 := cpu()
 	r := result{Rate: rate, Sent: sent.Load(), Elapsed: elapsed, Duplicates: f.duplicates() - dups0}
-	r.Acked, r.Expected, r.Delivered = expected()
+	r.Acked, r.Expected, r.Delivered, _ = expected()
 	var lat []time.Duration
 	for _, u := range f.clients {
 		u.mu.Lock()

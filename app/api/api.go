@@ -87,8 +87,10 @@ type Server struct {
 	// closeBus closes the bus New made (nil if the caller gave one).
 	closeBus func() error
 	// draining refuses new WebSocket connections during a shutdown;
-	// conns counts the open ones.
+	// conns counts the open ones (added to under connMu, which Shutdown
+	// takes to set draining, so that none is added once it waits).
 	draining atomic.Bool
+	connMu   sync.Mutex
 	conns    sync.WaitGroup
 	// userConns counts each user's open connections (by app/user).
 	userMu    sync.Mutex
@@ -159,10 +161,12 @@ func New(svc *chat.Service, opts Options) (*Server, error) {
 
 // Shutdown refuses new WebSocket connections (503), tells the open ones
 // to reconnect elsewhere, and waits (until ctx ends) for their handlers
-// to finish; call it when the node stops, before http.Server.Shutdown,
+// to end; call it when the node stops, before http.Server.Shutdown,
 // which does not reach hijacked connections.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.connMu.Lock()
 	s.draining.Store(true)
+	s.connMu.Unlock()
 	s.hub.closeAll()
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()

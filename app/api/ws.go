@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -176,8 +177,6 @@ func (s *Server) websocket(c echo.Context) error {
 	if s.draining.Load() {
 		return &apiError{status: http.StatusServiceUnavailable, msg: "this node is shutting down; connect to another"}
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
 	ctx := c.Request().Context()
 	tok, err := chat.ParseToken(ctx, c.QueryParam("token"), s.svc.KeyFunc(), s.opts.Now())
 	if err != nil {
@@ -197,7 +196,12 @@ func (s *Server) websocket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer release()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 	if err := s.svc.Join(ctx, tok); err != nil {
 		return err
 	}
@@ -209,9 +213,40 @@ func (s *Server) websocket(c echo.Context) error {
 		return nil // Accept has answered
 	}
 	conn.SetReadLimit(wsReadLimit)
+	// From here a goroutine of the connection's own serves it, owned by
+	// the server (Shutdown waits for it), and the handler returns:
+	// net/http leaves a hijacked connection alone, and the handler's
+	// goroutine — its stack grown by the token check and the store — is
+	// not kept for the connection's life.
+	s.connMu.Lock()
+	if s.draining.Load() {
+		s.connMu.Unlock()
+		conn.Close(websocket.StatusGoingAway, "node shutting down: reconnect")
+		return nil
+	}
+	s.conns.Add(1)
+	s.connMu.Unlock()
+	handedOff = true
+	go func() {
+		defer s.conns.Done()
+		defer release()
+		s.serveConn(tok, conn, after, changed)
+	}()
+	return nil
+}
+
+// serveConn serves an accepted connection until it ends: its live
+// events and catch-ups (the writer), and its frames (read here).
+func (s *Server) serveConn(tok *chat.Token, conn *websocket.Conn, after, changed int64) {
+	defer conn.CloseNow()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("chat ws: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	// The connection lives as long as its token: the client reconnects
 	// with a fresh one.
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), tok.Expires)
+	ctx, cancel := context.WithDeadline(context.Background(), tok.Expires)
 	defer cancel()
 	cl := &client{s: s, tok: tok, conn: conn, ctx: ctx, stop: cancel,
 		st:      &stream{last: after, changed: changed, seen: map[string]struct{}{}},
@@ -221,9 +256,15 @@ func (s *Server) websocket(c echo.Context) error {
 	// the stream (the writer drops what the catch-up already sent).
 	if err := s.hub.join(ctx, cl); err != nil {
 		conn.Close(websocket.StatusTryAgainLater, "the bus is unavailable")
-		return nil
+		return
 	}
 	defer s.hub.leave(cl)
+	if s.draining.Load() {
+		// Shutdown began, and its goodbyes may have missed this
+		// connection, which was not in the hub yet.
+		conn.Close(websocket.StatusGoingAway, "node shutting down: reconnect")
+		return
+	}
 	cl.wg.Go(func() {
 		if err := cl.catchUpFirst(after, changed); err != nil {
 			cl.fail(err)
@@ -236,8 +277,6 @@ func (s *Server) websocket(c echo.Context) error {
 	cl.mu.Unlock()
 	cl.read(ctx)
 	cancel()
-	conn.CloseNow()
-	return nil
 }
 
 // holdConn counts a connection of the token's user, or refuses it (429)

@@ -144,39 +144,53 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 			n.Stop(15 * time.Second)
 		}
 	}()
-	var bases []string
-	var pprofAddr string
-	for i := range cfg.Nodes {
-		args := append([]string{"-addr", "127.0.0.1:0"}, common...)
-		if i == 0 && cfg.Profile != "" {
-			if pprofAddr, err = freeAddr(); err != nil {
-				return nil, err
-			}
-			args = append(args, "-metrics-addr", pprofAddr)
+	// Every node serves its runtime's figures and profiles on a
+	// listener of its own.
+	var bases, pprofAddrs []string
+	for range cfg.Nodes {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
 		}
-		n, err := appnode.Start(bin, args...)
+		n, err := appnode.Start(bin, append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", addr}, common...)...)
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, n)
 		bases = append(bases, n.Base)
+		pprofAddrs = append(pprofAddrs, addr)
 	}
-	rss := func() (sum int64) {
-		for _, n := range nodes {
-			sum += n.RSS()
+	pprofAddr := pprofAddrs[0]
+	// What the nodes hold: resident memory, and (after a collection)
+	// the Go heap's live objects and the goroutines' stacks.
+	held := func() (rss, live int64, err error) {
+		for i, n := range nodes {
+			heap, stacks, err := liveMemory(ctx, pprofAddrs[i])
+			if err != nil {
+				return 0, 0, err
+			}
+			rss += n.RSS()
+			live += heap + stacks
 		}
-		return sum
+		return rss, live, nil
 	}
-	before := rss()
+	rss0, live0, err := held()
+	if err != nil {
+		return nil, err
+	}
 	f, err := connect(ctx, key, bases, cfg.Clients, cfg.Convs)
 	if err != nil {
 		return nil, err
 	}
 	defer f.close()
-	time.Sleep(time.Second) // the connections settle (catch-ups, presence)
-	perConn := float64(rss()-before) / float64(cfg.Clients)
-	fmt.Fprintf(out, "%s, %d node(s), %d clients in %d conversations: %.1f KB of node memory per connected client\n\n",
-		cfg.Label, cfg.Nodes, cfg.Clients, cfg.Convs, perConn/1024)
+	time.Sleep(2 * time.Second) // the connections settle (catch-ups, presence)
+	rss1, live1, err := held()
+	if err != nil {
+		return nil, err
+	}
+	kb := func(a, b int64) float64 { return float64(b-a) / float64(cfg.Clients) / 1024 }
+	fmt.Fprintf(out, "%s, %d node(s), %d clients in %d conversations: per connected client, %.1f KB of the nodes' resident memory, %.1f KB live (heap objects and stacks)\n\n",
+		cfg.Label, cfg.Nodes, cfg.Clients, cfg.Convs, kb(rss0, rss1), kb(live0, live1))
 	if cfg.Profile != "" {
 		for name, file := range map[string]string{"heap": "heap-connected.pb.gz",
 			"heap?debug=1": "heap-connected.txt", "goroutine?debug=1": "goroutines-connected.txt"} {

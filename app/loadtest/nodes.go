@@ -138,3 +138,35 @@ func profileSelf(dir string, rate float64) (stop func(), err error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
+
+// liveMemory collects a node's garbage and returns the bytes its live
+// heap objects and its goroutines' stacks take (from the runtime's
+// figures at the end of /debug/pprof/heap?debug=1).
+func liveMemory(ctx context.Context, addr string) (heap, stacks int64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?debug=1&gc=1", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("memory figures: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			heap, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
+			v, _, _ = strings.Cut(v, " ")
+			stacks, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if heap == 0 {
+		return 0, 0, fmt.Errorf("memory figures: none in the node's heap profile")
+	}
+	return heap, stacks, nil
+}

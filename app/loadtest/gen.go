@@ -33,8 +33,8 @@ type user struct {
 
 	mu        sync.Mutex
 	latencies []time.Duration // of others' messages of the step, from their schedule
-	delivered int64 // others' messages
-	echoes    int64 // its own messages, delivered back to it
+	delivered int64           // others' messages
+	echoes    int64           // its own messages, delivered back to it
 	acked     int64
 	refused   int64
 }

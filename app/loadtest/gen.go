@@ -94,6 +94,20 @@ func text(step int64, at time.Time, sender int) string {
 	return fmt.Sprintf("s%d t=%d u=%d", step, at.UnixNano(), sender)
 }
 
+// parseText reads what text wrote (without fmt's scanning, which would
+// cost the generator more than the rest of a delivery).
+func parseText(s string) (step, sched int64, sender int, ok bool) {
+	f := strings.Fields(s)
+	if len(f) != 3 || !strings.HasPrefix(f[0], "s") || !strings.HasPrefix(f[1], "t=") || !strings.HasPrefix(f[2], "u=") {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	step, err1 = strconv.ParseInt(f[0][1:], 10, 64)
+	sched, err2 = strconv.ParseInt(f[1][2:], 10, 64)
+	sender, err3 = strconv.Atoi(f[2][2:])
+	return step, sched, sender, err1 == nil && err2 == nil && err3 == nil
+}
+
 func (f *fleet) current(clientID string) bool {
 	return strings.HasPrefix(clientID, fmt.Sprintf("s%d-", f.step.Load()))
 }
@@ -101,9 +115,8 @@ func (f *fleet) current(clientID string) bool {
 // received records a message delivered to u, if it is another user's
 // message of the current step.
 func (f *fleet) received(u *user, m chatclient.Message, at time.Time) {
-	var step, sched int64
-	var sender int
-	if _, err := fmt.Sscanf(m.Text, "s%d t=%d u=%d", &step, &sched, &sender); err != nil || step != f.step.Load() {
+	step, sched, sender, ok := parseText(m.Text)
+	if !ok || step != f.step.Load() {
 		return
 	}
 	u.mu.Lock()

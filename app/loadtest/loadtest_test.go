@@ -44,3 +44,16 @@ func TestFlags(t *testing.T) {
 		require.Error(t, err, "%q", args)
 	}
 }
+
+func TestText(t *testing.T) {
+	at := time.Unix(1700000000, 123456789)
+	step, sched, sender, ok := parseText(text(7, at, 42))
+	require.True(t, ok)
+	require.Equal(t, int64(7), step)
+	require.Equal(t, at.UnixNano(), sched)
+	require.Equal(t, 42, sender)
+	for _, bad := range []string{"", "hello", "s1 t=2", "s1 t=x u=3", "x1 t=2 u=3", "s1 t=2 u=3 extra"} {
+		_, _, _, ok := parseText(bad)
+		require.False(t, ok, "%q", bad)
+	}
+}

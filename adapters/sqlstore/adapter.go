@@ -65,7 +65,12 @@ func (a *Adapter) DB() *bun.DB { return a.db }
 func (a *Adapter) Capabilities() driver.Capabilities { return driver.AllCapabilities }
 
 // Close closes the database.
-func (a *Adapter) Close() error { return a.db.Close() }
+func (a *Adapter) Close() error {
+	if a.stmts != nil {
+		a.stmts.close()
+	}
+	return a.db.Close()
+}
 
 // BeginTx starts a transaction at the requested isolation level. SQLite
 // runs every transaction serializably (a stronger level than any asked
@@ -95,7 +100,7 @@ func (a *Adapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 		release()
 		return nil, fmt.Errorf("sqlstore: begin: %w", a.d.classify(nil, err))
 	}
-	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly}, tx: tx, ctx: ctx, release: release}
+	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly, stmts: a.stmts, sqltx: tx.Tx}, tx: tx, ctx: ctx, release: release}
 	if a.d == MySQL { // MySQL commits implicitly before a schema change
 		return t, nil
 	}

@@ -18,7 +18,11 @@
 // Every statement is built from fixed SQL keywords and "?" placeholders:
 // identifiers are bun.Ident arguments and values are arguments, which bun
 // interpolates on the client with the dialect's quoting and escaping; this
-// package never concatenates a value or a name into SQL. (MySQL sessions
+// package never concatenates a value or a name into SQL. On a SQLite file
+// the values go as SQLite's own parameters instead, and the statements
+// are prepared once (see exec.go: modernc's parse was most of a short
+// statement's cost); writers of a SQLite file take turns at a gate in the
+// adapter rather than in SQLite's busy handler (see gate.go). (MySQL sessions
 // run in strict mode with backslash escapes, which bun's quoting relies
 // on.) Strings compare and sort by code point in every dialect
 // (PostgreSQL's "C" collation, MariaDB's utf8mb4_nopad_bin — so 'a' and

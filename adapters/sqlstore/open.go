@@ -98,6 +98,9 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	a.path = path
 	if path != "" {
 		a.gate = make(gate, 1) // a file: one writer at a time (see gate)
+		if sqldb.Stats().MaxOpenConnections == 0 {
+			a.stmts = newStmtCache(sqldb) // see exec.go
+		}
 	}
 	return a, nil
 }

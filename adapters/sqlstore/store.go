@@ -21,7 +21,9 @@ type store struct {
 	d        Dialect
 	inTx     bool
 	readOnly bool
-	gate     gate // the Adapter's, for its writes outside a transaction
+	gate     gate       // the Adapter's, for its writes outside a transaction
+	stmts    *stmtCache // SQLite's prepared statements (nil: through bun)
+	sqltx    *sql.Tx    // the transaction's, in one
 }
 
 // errorf wraps a database error with the operation and table, classified.
@@ -44,7 +46,7 @@ func (s store) writable(op string, c *driver.Collection) error {
 // inside the caller's (so that a failed statement does not abort it).
 func (s store) atomic(ctx context.Context, fn func(st store) error) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(store{db: tx, d: s.d, inTx: true, readOnly: s.readOnly})
+		return fn(store{db: tx, d: s.d, inTx: true, readOnly: s.readOnly, stmts: s.stmts, sqltx: tx.Tx})
 	})
 }
 
@@ -69,7 +71,7 @@ func (s store) Insert(ctx context.Context, c *driver.Collection, rec driver.Reco
 	}
 	var st stmt
 	s.insertSQL(&st, c, [][]any{rec.Values})
-	if _, err := s.db.ExecContext(ctx, st.String(), st.args...); err != nil {
+	if _, err := s.exec(ctx, &st); err != nil {
 		return driver.Record{}, s.errorf("insert", c, key, err)
 	}
 	return driver.Record{Values: rec.Values}, nil
@@ -112,7 +114,7 @@ func (s store) InsertAll(ctx context.Context, c *driver.Collection, recs []drive
 			}
 			var q stmt
 			st.insertSQL(&q, c, rows)
-			if _, err := st.db.ExecContext(ctx, q.String(), q.args...); err != nil {
+			if _, err := st.exec(ctx, &q); err != nil {
 				return err
 			}
 		}
@@ -155,7 +157,7 @@ func (s store) one(ctx context.Context, c *driver.Collection, q *driver.Query, l
 // row runs a statement that returns at most one row (a SELECT, or a write
 // with RETURNING) and reads it; found is false when it returns none.
 func (s store) row(ctx context.Context, c *driver.Collection, st *stmt, fields []int) (rec driver.Record, found bool, err error) {
-	rows, err := s.db.QueryContext(ctx, st.String(), st.args...)
+	rows, err := s.query(ctx, st)
 	if err != nil {
 		return driver.Record{}, false, err
 	}
@@ -209,7 +211,7 @@ func (s store) Query(ctx context.Context, c *driver.Collection, q *driver.Query)
 	return func(yield func(driver.Record, error) bool) {
 		var st stmt
 		s.selectSQL(&st, c, q)
-		rows, err := s.db.QueryContext(ctx, st.String(), st.args...)
+		rows, err := s.query(ctx, &st)
 		if err != nil {
 			yield(driver.Record{}, s.errorf("query", c, nil, err))
 			return
@@ -240,7 +242,7 @@ func (s store) Count(ctx context.Context, c *driver.Collection, q *driver.Query)
 	var st stmt
 	s.countSQL(&st, c, q, "COUNT(*)")
 	var n int64
-	if err := s.db.QueryRowContext(ctx, st.String(), st.args...).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, &st).Scan(&n); err != nil {
 		return 0, s.errorf("count", c, nil, err)
 	}
 	return n, nil
@@ -275,7 +277,7 @@ func (s store) DeleteAll(ctx context.Context, c *driver.Collection, q *driver.Qu
 	var st stmt
 	st.sql("DELETE FROM ").ident(c.Name)
 	st.where(s.d, c, &driver.Query{Filters: q.Filters})
-	res, err := s.db.ExecContext(ctx, st.String(), st.args...)
+	res, err := s.exec(ctx, &st)
 	if err != nil {
 		return 0, s.errorf("delete_all", c, nil, err)
 	}
@@ -312,7 +314,7 @@ func (s store) Aggregate(ctx context.Context, c *driver.Collection, q *driver.Qu
 	var st stmt
 	s.countSQL(&st, c, q, expr, bun.Ident(f.Name))
 	var raw any
-	if err := s.db.QueryRowContext(ctx, st.String(), st.args...).Scan(&raw); err != nil {
+	if err := s.queryRow(ctx, &st).Scan(&raw); err != nil {
 		return nil, s.errorf("aggregate", c, nil, err)
 	}
 	kind := f.Kind
@@ -436,14 +438,14 @@ func (s store) updateLocked(ctx context.Context, c *driver.Collection, u driver.
 		}
 		var st stmt
 		s.updateSQL(&st, c, driver.Update{Key: u.Key, Changes: sets})
-		if _, err := s.db.ExecContext(ctx, st.String(), st.args...); err != nil {
+		if _, err := s.exec(ctx, &st); err != nil {
 			return driver.Record{}, err
 		}
 		return driver.Record{Values: next}, nil
 	}
 	var st stmt
 	s.updateSQL(&st, c, u)
-	res, err := s.db.ExecContext(ctx, st.String(), st.args...)
+	res, err := s.exec(ctx, &st)
 	if err != nil {
 		return driver.Record{}, err
 	}
@@ -518,7 +520,7 @@ func (s store) whyNot(ctx context.Context, c *driver.Collection, key any, expect
 	st.sql("SELECT ").ident(col).sql(" FROM ").ident(c.Name).sql(" WHERE ").ident(c.KeyField().Name).
 		sql(" = ").val(s.d.encode(c.KeyField().Kind, key))
 	var raw any
-	err := s.db.QueryRowContext(ctx, st.String(), st.args...).Scan(&raw)
+	err := s.queryRow(ctx, &st).Scan(&raw)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return driver.ErrNotFound
@@ -551,7 +553,7 @@ func (s store) Delete(ctx context.Context, c *driver.Collection, del driver.Dele
 	if del.ExpectVersion != nil {
 		st.sql(" AND ").ident(c.Fields[c.Version].Name).sql(" = ").val(*del.ExpectVersion)
 	}
-	res, err := s.db.ExecContext(ctx, st.String(), st.args...)
+	res, err := s.exec(ctx, &st)
 	if err != nil {
 		return s.errorf("delete", c, del.Key, err)
 	}

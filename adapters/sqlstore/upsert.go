@@ -126,7 +126,7 @@ func (s store) upsertLocked(ctx context.Context, c *driver.Collection, rec drive
 			})
 			key := cur.Values[c.Key]
 			st.sql(" WHERE ").ident(c.KeyField().Name).sql(" = ").val(s.d.encode(c.KeyField().Kind, key))
-			if _, err := s.db.ExecContext(ctx, st.String(), st.args...); err != nil {
+			if _, err := s.exec(ctx, &st); err != nil {
 				return driver.Record{}, err
 			}
 			out, _, err := s.one(ctx, c, &driver.Query{Filters: []driver.Filter{{Field: c.Key, Op: driver.Eq, Value: key}}}, false)
@@ -134,7 +134,7 @@ func (s store) upsertLocked(ctx context.Context, c *driver.Collection, rec drive
 		}
 		var st stmt
 		s.insertSQL(&st, c, [][]any{rec.Values})
-		_, err = s.db.ExecContext(ctx, st.String(), st.args...)
+		_, err = s.exec(ctx, &st)
 		var ce *driver.ConstraintError
 		if err != nil && attempt == 0 && errors.As(s.d.classify(c, err), &ce) && ce.Name == oc.Target {
 			continue // inserted meanwhile: now it is found

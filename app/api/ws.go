@@ -337,7 +337,9 @@ func (c *client) read(ctx context.Context) {
 				lastRead = now
 			}
 			pos, err := strconv.ParseInt(req.Pos, 10, 64)
-			if err == nil {
+			if err != nil {
+				err = fmt.Errorf("%w: pos must be a position (a decimal integer)", chat.ErrInput)
+			} else {
 				err = c.s.svc.MarkRead(ctx, c.tok, pos)
 			}
 			if err != nil {

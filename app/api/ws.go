@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -313,9 +314,14 @@ func (c *client) read(ctx context.Context) {
 		}
 		switch req.Type {
 		case "send":
-			if err := c.s.stillValid(ctx, c.tok); err != nil {
+			if err := c.s.stillValid(ctx, c.tok); errors.Is(err, chat.ErrToken) {
 				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: "token no longer valid", Status: http.StatusUnauthorized})
 				return
+			} else if err != nil {
+				// The store cannot say: a 5xx, which the client resends.
+				st, msg := c.s.status(err)
+				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: msg, Status: st})
+				continue
 			}
 			m, err := c.s.sendAndPublish(ctx, c.tok, req.ClientID, req.Text)
 			if err != nil {
@@ -393,9 +399,12 @@ func (c *client) handle(batch []event) error {
 		switch {
 		case e.Type == pingEvent:
 			// A key disabled since the connection began ends it.
-			if err := c.s.stillValid(ctx, c.tok); err != nil {
+			if err := c.s.stillValid(ctx, c.tok); errors.Is(err, chat.ErrToken) {
 				c.conn.Close(websocket.StatusPolicyViolation, "token no longer valid")
 				return err
+			} else if err != nil {
+				// The store cannot say; the next ping asks again.
+				c.s.log.Warn("chat ws: checking a token's key", "error", err)
 			}
 			pctx, cancel := context.WithTimeout(ctx, wsWriteLimit)
 			err := c.conn.Ping(pctx)

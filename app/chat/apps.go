@@ -86,7 +86,8 @@ func (s *Service) Keys(ctx context.Context, app string) ([]AppKey, error) {
 }
 
 // errNoKey is why a token's key is refused.
-var errNoKey = errors.New("no enabled key of that id")
+// It is an ErrToken; any other error of KeyFunc is the store's.
+var errNoKey = fmt.Errorf("%w: no enabled key of that id", ErrToken)
 
 // keyTTL is how long a node trusts a key it read: a key disabled on
 // another node is refused here within it (at once on this node).

@@ -58,8 +58,10 @@ const (
 // says why, for logs, and the API answers 401 without it.
 var ErrToken = errors.New("chat: invalid token")
 
-// KeyFunc returns the secret of an app's key for verifying a token, or an
-// error if the app has no such key or the key is disabled.
+// KeyFunc returns the secret of an app's key for verifying a token: an
+// ErrToken if the app has no such key or the key is disabled, any other
+// error if it could not tell (a store that does not answer), which
+// ParseToken passes on as it is rather than as a refusal.
 type KeyFunc func(ctx context.Context, app, keyID string) ([]byte, error)
 
 // claims are the JWT claims of a Token.
@@ -81,6 +83,7 @@ func ParseToken(ctx context.Context, raw string, keys KeyFunc, now time.Time) (*
 	}
 	var c claims
 	var app, kid string
+	var keyErr error
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -98,10 +101,15 @@ func ParseToken(ctx context.Context, raw string, keys KeyFunc, now time.Time) (*
 		}
 		secret, err := keys(ctx, app, kid)
 		if err != nil {
+			keyErr = err
 			return nil, err
 		}
 		return secret, nil
 	})
+	if keyErr != nil && !errors.Is(keyErr, ErrToken) {
+		// The store could not say (a 5xx): the token may be good.
+		return nil, fmt.Errorf("chat: the token's key %s/%s: %w", app, kid, keyErr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrToken, err)
 	}

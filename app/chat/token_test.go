@@ -29,7 +29,7 @@ func testKeys(_ context.Context, app, kid string) ([]byte, error) {
 	case app == "pk_b" && kid == "k1":
 		return otherKey, nil
 	}
-	return nil, errors.New("no such key")
+	return nil, errNoKey
 }
 
 func goodToken() *Token {
@@ -171,4 +171,18 @@ func FuzzParseToken(f *testing.F) {
 			t.Fatalf("accepted a token of app %q", tok.App)
 		}
 	})
+}
+
+// A key the store cannot read is not a bad token: ParseToken passes the
+// store's error on (a 5xx, which clients retry), and refuses (ErrToken)
+// only a key that is missing or disabled.
+func TestParseTokenStoreDown(t *testing.T) {
+	raw, err := SignToken(goodToken(), testSecret, testNow)
+	require.NoError(t, err)
+	down := errors.New("store down")
+	_, err = ParseToken(t.Context(), raw, func(context.Context, string, string) ([]byte, error) { return nil, down }, testNow)
+	require.ErrorIs(t, err, down)
+	require.NotErrorIs(t, err, ErrToken)
+	_, err = ParseToken(t.Context(), raw, func(context.Context, string, string) ([]byte, error) { return nil, errNoKey }, testNow)
+	require.ErrorIs(t, err, ErrToken)
 }

@@ -39,8 +39,9 @@ func init() {
 //
 // The query may also hold pool settings, which are taken out before the
 // rest goes to the database driver: max_open_conns, max_idle_conns,
-// conn_max_lifetime and conn_max_idle_time (durations such as 5m).
-// Open checks that the database answers.
+// conn_max_lifetime and conn_max_idle_time (durations such as 5m). Without
+// max_idle_conns the pool keeps up to 32 idle connections (database/sql
+// keeps 2). Open checks that the database answers.
 func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
@@ -201,11 +202,21 @@ func (p poolSettings) apply(db *sql.DB) {
 	}
 	if p.hasIdle {
 		db.SetMaxIdleConns(p.maxIdle)
-	}
-	if p.hasLife {
-		db.SetConnMaxLifetime(p.lifetime)
+	} else {
+		// database/sql keeps 2 idle connections: a burst of concurrent
+		// writes (a store coming back, a node's clients reconnecting)
+		// then opens and closes a connection each, and a server's
+		// connection setup dwarfs the statements.
+		db.SetMaxIdleConns(defaultIdle)
 	}
 	if p.hasIdleT {
 		db.SetConnMaxIdleTime(p.idle)
 	}
+	if p.hasLife {
+		db.SetConnMaxLifetime(p.lifetime)
+	}
 }
+
+// defaultIdle is how many idle connections the pool keeps without
+// max_idle_conns: enough for a burst.
+const defaultIdle = 32

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -25,6 +26,21 @@ func TestOpenURLs(t *testing.T) {
 	a, err = sqlstore.Open(ctx, "sqlite://"+t.TempDir()+"/pool.db?max_open_conns=7")
 	require.NoError(t, err)
 	assert.Equal(t, 7, a.DB().Stats().MaxOpenConnections, "pool settings come from the URL")
+	require.NoError(t, a.Close())
+
+	// The pool keeps a burst's connections (database/sql alone keeps 2).
+	a, err = sqlstore.Open(ctx, "sqlite://"+t.TempDir()+"/idle.db")
+	require.NoError(t, err)
+	var conns []*sql.Conn
+	for range 10 {
+		c, err := a.DB().DB.Conn(ctx)
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+	assert.Equal(t, 10, a.DB().Stats().Idle)
 	require.NoError(t, a.Close())
 
 	r, err := repo.Open(ctx, "sqlite://"+t.TempDir()+"/repo.db")

@@ -40,8 +40,10 @@ func init() {
 // The query may also hold pool settings, which are taken out before the
 // rest goes to the database driver: max_open_conns, max_idle_conns,
 // conn_max_lifetime and conn_max_idle_time (durations such as 5m). Without
-// max_idle_conns the pool keeps up to 32 idle connections (database/sql
-// keeps 2). Open checks that the database answers.
+// max_open_conns a pool has at most 32 connections to a PostgreSQL or
+// MySQL server (database/sql sets no limit: a burst of callers would
+// each open one, past the server's own limit); without max_idle_conns it
+// keeps up to 32 idle (database/sql keeps 2). Open checks that the database answers.
 func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
@@ -85,6 +87,12 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", scheme, err)
+	}
+	if !pool.hasOpen && scheme != "sqlite" {
+		// database/sql opens as many connections as there are callers;
+		// a server refuses past its own limit (PostgreSQL's 100), and
+		// every connection is a process or thread there.
+		pool.hasOpen, pool.maxOpen = true, defaultMaxOpen
 	}
 	pool.apply(sqldb)
 	if err := db.PingContext(ctx); err != nil {
@@ -217,6 +225,10 @@ func (p poolSettings) apply(db *sql.DB) {
 	}
 }
 
-// defaultIdle is how many idle connections the pool keeps without
-// max_idle_conns: enough for a burst.
-const defaultIdle = 32
+// Without max_open_conns, at most defaultMaxOpen connections to a
+// server (PostgreSQL, MySQL; SQLite's are files); without
+// max_idle_conns, defaultIdle of them kept idle: enough for a burst.
+const (
+	defaultMaxOpen = 32
+	defaultIdle    = 32
+)

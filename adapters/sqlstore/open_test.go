@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-go/strata/adapters/sqlstore"
+	"github.com/strata-go/strata/internal/testservers"
 	"github.com/strata-go/strata/repo"
 	"github.com/strata-go/strata/repo/driver"
 	"github.com/strata-go/strata/schema"
@@ -42,6 +44,13 @@ func TestOpenURLs(t *testing.T) {
 	}
 	assert.Equal(t, 10, a.DB().Stats().Idle)
 	require.NoError(t, a.Close())
+
+	if u := os.Getenv(testservers.PostgresEnv); u != "" {
+		a, err = sqlstore.Open(ctx, u)
+		require.NoError(t, err)
+		assert.Equal(t, 32, a.DB().Stats().MaxOpenConnections, "a server's pool has a limit")
+		require.NoError(t, a.Close())
+	}
 
 	r, err := repo.Open(ctx, "sqlite://"+t.TempDir()+"/repo.db")
 	require.NoError(t, err, "the scheme is registered")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -143,14 +144,24 @@ func readConfigFile(name string) (map[string]string, error) {
 		return nil, fmt.Errorf("configuration file: %w", err)
 	}
 	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers as written: 1000000, not 1e+06
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%s: not a JSON object: %w", name, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%s: not a JSON object: null", name)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: not a JSON object: more after it", name)
 	}
 	for k, v := range raw {
 		switch v := v.(type) {
 		case string:
 			out[k] = v
-		case bool, float64:
+		case json.Number:
+			out[k] = v.String()
+		case bool:
 			out[k] = fmt.Sprint(v)
 		case []any:
 			var parts []string

@@ -229,7 +229,8 @@ func (a *Adapter) receive(ev pubsub.Event) {
 	if m.origin == a.node {
 		return
 	}
-	a.stats.received.Add(1)
+	// Counted once applied: a reader that saw the count sees its effect.
+	defer a.stats.received.Add(1)
 	switch m.kind {
 	case msgKeys:
 		cs := a.coll(m.coll)

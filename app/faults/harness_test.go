@@ -200,29 +200,6 @@ func (ch *chatNodes) cpu() time.Duration {
 	return sum
 }
 
-// machineCPU returns the time all the machine's cores have been busy
-// (Linux: /proc/stat, in ticks of 1/100 s): the nodes, the test, the
-// servers, and whatever else runs.
-func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:8] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
-		}
-	}
-	return time.Duration(busy) * 10 * time.Millisecond
-}
-
 func (ch *chatNodes) bases() []string {
 	var out []string
 	for _, n := range ch.nodes {
@@ -522,7 +499,7 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	fl.warmUp(l.settle)
 	t.Logf("%d nodes up, %d clients in %d conversations connected, in %v", sc.nodes, l.clients, l.convs, time.Since(t0).Round(time.Millisecond))
 	r := &run{l: l, ch: ch, fl: fl}
-	cpu0, self0, machine0 := ch.cpu(), appnode.CPU(os.Getpid()), machineCPU()
+	cpu0, self0, machine0 := ch.cpu(), appnode.CPU(os.Getpid()), appnode.MachineCPU()
 	stop := fl.startLoad(l.rate)
 	loaded := time.Now()
 	faults := 0
@@ -538,7 +515,7 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	stop()
 	sendFor := time.Since(loaded)
 	settled, took := fl.settle(l.settle)
-	cpu, self, machine := ch.cpu()-cpu0, appnode.CPU(os.Getpid())-self0, machineCPU()-machine0
+	cpu, self, machine := ch.cpu()-cpu0, appnode.CPU(os.Getpid())-self0, appnode.MachineCPU()-machine0
 	if testing.Verbose() && long() || !settled {
 		t.Logf("timeline (faults at %s):\n%s", r.faultTimes(loaded), strings.Join(fl.h.Timeline(loaded, time.Second), "\n"))
 	}

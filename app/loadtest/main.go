@@ -205,7 +205,7 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 		for _, n := range nodes {
 			t.nodes += appnode.CPU(n.Pid())
 		}
-		t.gen, t.machine = appnode.CPU(os.Getpid()), machineCPU()
+		t.gen, t.machine = appnode.CPU(os.Getpid()), appnode.MachineCPU()
 		return t
 	}
 	var results []result

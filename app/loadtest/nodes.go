@@ -15,7 +15,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // appKey is the app the generator signs its users' tokens for.
@@ -97,29 +96,6 @@ func startRiaktest(ctx context.Context, dir string) (url string, cmd *exec.Cmd, 
 		return "", nil, fmt.Errorf("riaktest did not start: %w", err)
 	}
 	return strings.TrimSpace(line), cmd, nil
-}
-
-// machineCPU returns the time all the machine's cores have been busy
-// (Linux: /proc/stat, in ticks of 1/100 s): the nodes, the generator,
-// and the stores' servers.
-func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:8] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
-		}
-	}
-	return time.Duration(busy) * 10 * time.Millisecond
 }
 
 // profileSelf starts the generator's own CPU profile of a step, into dir

@@ -51,27 +51,28 @@ func freeAddr() (string, error) {
 // saveProfile fetches a profile from a node's /debug/pprof/ (name "heap",
 // or "profile?seconds=N" for CPU) into file.
 func saveProfile(ctx context.Context, addr, name, file string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/"+name, nil)
+	b, err := pprofGet(ctx, addr, name)
 	if err != nil {
 		return err
+	}
+	return os.WriteFile(file, b, 0o644)
+}
+
+// pprofGet reads /debug/pprof/NAME from a node's metrics listener.
+func pprofGet(ctx context.Context, addr, name string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/"+name, nil)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("profile %s: %w", name, err)
+		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("profile %s: %s", name, resp.Status)
+		return nil, fmt.Errorf("profile %s: %s", name, resp.Status)
 	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return io.ReadAll(resp.Body)
 }
 
 // startRiaktest builds and starts riaktest's emulated Riak cluster as a
@@ -119,16 +120,7 @@ func profileSelf(dir string, rate float64) (stop func(), err error) {
 // heap objects and its goroutines' stacks take (from the runtime's
 // figures at the end of /debug/pprof/heap?debug=1).
 func liveMemory(ctx context.Context, addr string) (heap, stacks int64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?debug=1&gc=1", nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0, fmt.Errorf("memory figures: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := pprofGet(ctx, addr, "heap?debug=1&gc=1")
 	if err != nil {
 		return 0, 0, err
 	}

@@ -241,7 +241,7 @@ func toJSON(tok *chat.Token, m *chat.Message) messageJSON {
 	return messageJSON{
 		ID: m.Key, SID: strconv.FormatInt(m.ID, 10), Pos: strconv.FormatInt(m.Pos, 10),
 		User: strings.TrimPrefix(m.User, tok.App+"/"), Name: m.Name, ClientID: m.ClientID,
-		Text: m.Text, Hidden: m.Hidden, Version: m.Version, Changed: strconv.FormatInt(m.Changed, 10),
+		Text: m.Text, Hidden: m.Hidden, Version: m.Version, Changed: strconv.FormatInt(m.Cursor(), 10),
 		EditedAt: m.EditedAt, SentAt: m.InsertedAt,
 	}
 }

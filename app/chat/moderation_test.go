@@ -158,7 +158,7 @@ func TestUpdatesCatchUp(t *testing.T) {
 			sent = append(sent, m)
 		}
 		// What a client has seen: every message as sent.
-		seen := sent[len(sent)-1].Changed
+		seen := sent[len(sent)-1].Cursor()
 		ms, next, more, err := s.Updates(ctx, alice, seen)
 		require.NoError(t, err)
 		require.Empty(t, ms, "nothing has changed")

@@ -60,10 +60,10 @@ type Message struct {
 	ID           int64    `strata:"sid"`
 	Conversation string   `strata:"conversation,index=by_pos|by_change,size=260"`
 	Pos          int64    `strata:"pos,index=by_pos"`
-	// Changed is a snowflake id drawn at the message's last change (its
-	// ID when it has not changed since it was sent): the cursor by which
-	// a client that was away catches up with edits and hides (see
-	// Service.Updates).
+	// Changed is a snowflake id drawn at the message's last change (edit,
+	// hide or show), 0 while it has none: the index by which a client
+	// that was away reads the edits and hides it missed (see
+	// Service.Updates) without reading the messages merely sent since.
 	Changed  int64      `strata:"changed,index=by_change"`
 	User     string     `strata:"user_id,size=260"`
 	Name     string     `strata:"name,size=100"`
@@ -81,6 +81,11 @@ type Message struct {
 	Fresh bool `strata:"-"`
 	schema.Timestamps
 }
+
+// Cursor is the message's change cursor, the greatest of which a client
+// keeps to resume updates from (Service.UpdatesFrom): Changed, or ID if
+// the message has not changed since it was sent.
+func (m *Message) Cursor() int64 { return max(m.Changed, m.ID) }
 
 // Member is a user's membership of a conversation: their role there, as
 // their last token said, and the last position they read.

@@ -181,7 +181,7 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 	if err != nil {
 		return nil, fmt.Errorf("chat: send: %w", err)
 	}
-	m.ID, m.Changed = int64(id), int64(id)
+	m.ID = int64(id)
 	if !s.gapFree {
 		m.Pos = m.ID
 		if err := s.r.Insert(ctx, m); errors.Is(err, repo.ErrConflict) {
@@ -301,7 +301,7 @@ func (s *Service) Since(ctx context.Context, tok *Token, after int64, limit int)
 const MaxWindow = 1000
 
 // UpdatesFrom returns the change cursor from which a client that has
-// seen change cursor seen (the greatest Message.Changed it was sent)
+// seen change cursor seen (the greatest Message.Cursor it was sent)
 // reads the updates it may have missed: the overlap window before seen,
 // since change cursors are snowflake ids drawn by several nodes and a
 // change may commit a little after a later one.
@@ -315,11 +315,11 @@ func (s *Service) UpdatesFrom(seen int64) int64 {
 
 // Updates returns the messages of the token's conversation changed
 // (edited, hidden or shown) after change cursor after, in the order of
-// their changes. It reads at most MaxHistory messages changed after
-// after, of which messages sent and unchanged since are not updates
-// (Since returns them), and returns the cursor to go on from, with
-// whether there may be more. A client keeps, of each message, the
-// update of the highest version, so reading one twice is harmless.
+// their changes, at most MaxHistory of them, with the cursor to go on
+// from and whether there may be more. Messages sent and unchanged since
+// are not updates (Since returns them), and not read. A client keeps, of
+// each message, the update of the highest version, so reading one twice
+// is harmless.
 func (s *Service) Updates(ctx context.Context, tok *Token, after int64) (ms []Message, next int64, more bool, err error) {
 	page, err := repo.All[Message](ctx, s.r, repo.Where("conversation", repo.Eq, scoped(tok.App, tok.Conversation)).
 		Where("changed", repo.Gt, max(after, 0)).OrderBy("changed").Limit(MaxHistory))
@@ -328,12 +328,9 @@ func (s *Service) Updates(ctx context.Context, tok *Token, after int64) (ms []Me
 	}
 	next = after
 	for _, m := range page {
-		if m.Changed != m.ID {
-			ms = append(ms, m)
-		}
 		next = max(next, m.Changed)
 	}
-	return s.visible(tok, ms), next, len(page) == MaxHistory, nil
+	return s.visible(tok, page), next, len(page) == MaxHistory, nil
 }
 
 // History returns a page of the token's conversation, newest first: the

@@ -59,12 +59,6 @@ type bkey struct{ typ, bucket, key string }
 
 func (k bkey) bucketID() bucketID { return bucketID{k.typ, k.bucket} }
 
-// A vnode holds one copy of a partition's objects.
-type vnode struct {
-	seq     uint64 // counter of the writes this vnode coordinated
-	objects map[bkey]*entry
-}
-
 // An entry is an object as one vnode holds it.
 type entry struct {
 	obj    *object
@@ -256,8 +250,9 @@ func (c *Cluster) Converge() {
 		if !obj.live() && c.opts.DeleteMode >= 0 {
 			reapAt = now.Add(c.opts.DeleteMode)
 		}
-		for _, p := range c.ring.preflist(c.ring.firstPartition(k.typ, k.bucket, k.key), int(props.GetNVal())) {
-			c.vnode(vnodeID{c.ring.owner(p), p}).objects[k] = &entry{obj: obj, reapAt: reapAt}
+		first := c.ring.firstPartition(k.typ, k.bucket, k.key)
+		for _, p := range c.ring.preflist(first, int(props.GetNVal())) {
+			c.vnode(vnodeID{c.ring.owner(p), p}).put(k, &entry{obj: obj, reapAt: reapAt}, first)
 		}
 	}
 }
@@ -266,7 +261,7 @@ func (c *Cluster) Converge() {
 func (c *Cluster) vnode(id vnodeID) *vnode {
 	vn := c.vnodes[id]
 	if vn == nil {
-		vn = &vnode{objects: map[bkey]*entry{}}
+		vn = newVnode()
 		c.vnodes[id] = vn
 	}
 	return vn
@@ -281,7 +276,21 @@ func (c *Cluster) entry(id vnodeID, k bkey, now time.Time) *entry {
 	}
 	e := vn.objects[k]
 	if e != nil && !e.reapAt.IsZero() && !now.Before(e.reapAt) {
-		delete(vn.objects, k)
+		vn.remove(k)
+		return nil
+	}
+	return e
+}
+
+// peek returns what vnode id holds for k, or nil, as entry does but
+// without reaping (for a reader that iterates the vnode's keys).
+func (c *Cluster) peek(id vnodeID, k bkey, now time.Time) *entry {
+	vn := c.vnodes[id]
+	if vn == nil {
+		return nil
+	}
+	e := vn.objects[k]
+	if e != nil && !e.reapAt.IsZero() && !now.Before(e.reapAt) {
 		return nil
 	}
 	return e

@@ -364,7 +364,7 @@ func (s *session) index(body []byte) ([]frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	cover, err := s.cover(q.bucket)
+	cover, err := s.cover(q.bucket, q)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,9 @@ package riaktest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/basho/riak-go-client/rpb/riak"
@@ -214,4 +216,123 @@ func TestBucketProps(t *testing.T) {
 	cl.call(pb.CodeGetBucketReq, &riak.RpbGetBucketReq{Type: []byte("maps"), Bucket: []byte("x")}, pb.CodeGetBucketResp, &resp)
 	require.Equal(t, "map", string(resp.Props.Datatype))
 	require.Contains(t, cl.callErr(pb.CodeSetBucketReq, &riak.RpbSetBucketReq{Bucket: []byte("b"), Props: &riak.RpbBucketProps{NVal: proto.Uint32(0)}}), "n_val")
+}
+
+// The 2i index follows every change of the objects: overwrites that move
+// a key to other terms, siblings (whose terms are all listed), deletes,
+// writes to fallbacks while a node is down, and the handoff after. After
+// each round, every query's answer is what GETs of every key say it must
+// be: the terms of the live siblings, each (term, key) once.
+func TestIndexFollowsWrites(t *testing.T) {
+	c := Start(t, Options{Nodes: 3, DeleteMode: -1})
+	cl := dialNode(t, c, 0)
+	cl.call(pb.CodeSetBucketReq, &riak.RpbSetBucketReq{Bucket: []byte("b"), Props: &riak.RpbBucketProps{AllowMult: proto.Bool(true)}}, pb.CodeSetBucketResp, nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const keys = 40
+	for round := range 12 {
+		switch round {
+		case 4:
+			c.NodeDown(2)
+		case 8:
+			c.NodeUp(2)
+			c.Converge()
+		}
+		for range 30 {
+			key := []byte(fmt.Sprintf("k%02d", rng.IntN(keys)))
+			if rng.IntN(6) == 0 {
+				cl.call(pb.CodeDelReq, &riak_kv.RpbDelReq{Bucket: []byte("b"), Key: key}, pb.CodeDelResp, nil)
+				continue
+			}
+			put := &riak_kv.RpbPutReq{Bucket: []byte("b"), Key: key, Content: &riak_kv.RpbContent{Value: []byte("v"),
+				Indexes: []*riak.RpbPair{{Key: []byte("n_int"), Value: []byte(fmt.Sprint(rng.IntN(20)))}}}}
+			if rng.IntN(2) == 0 { // read first, else a sibling of what is there
+				put.Vclock = cl.get(&riak_kv.RpbGetReq{Bucket: []byte("b"), Key: key}).Vclock
+			}
+			cl.put(put)
+		}
+		checkIndex(t, c)
+		// What the index must say, from the objects.
+		var want []string
+		for k := range keys {
+			key := fmt.Sprintf("k%02d", k)
+			terms := map[string]bool{}
+			for _, sib := range cl.get(&riak_kv.RpbGetReq{Bucket: []byte("b"), Key: []byte(key)}).Content {
+				for _, p := range sib.Indexes {
+					if !sib.GetDeleted() {
+						terms[string(p.Value)] = true
+					}
+				}
+			}
+			for term := range terms {
+				want = append(want, fmt.Sprintf("%02s=%s", term, key))
+			}
+		}
+		slices.Sort(want)
+		// What it says, a page of 7 at a time over the whole range.
+		var got []string
+		var cont []byte
+		for {
+			resp := cl.index(&riak_kv.RpbIndexReq{Bucket: []byte("b"), Index: []byte("n_int"), Qtype: riak_kv.RpbIndexReq_range.Enum(),
+				RangeMin: []byte("0"), RangeMax: []byte("19"), ReturnTerms: proto.Bool(true), MaxResults: proto.Uint32(7), Continuation: cont})
+			for _, p := range resp.Results {
+				got = append(got, fmt.Sprintf("%02s=%s", p.Key, p.Value))
+			}
+			if cont = resp.Continuation; cont == nil {
+				break
+			}
+		}
+		require.Equal(t, want, got, "round %d: the paged range", round)
+		// And by term, keys only.
+		for term := range 20 {
+			resp := cl.index(&riak_kv.RpbIndexReq{Bucket: []byte("b"), Index: []byte("n_int"), Qtype: riak_kv.RpbIndexReq_eq.Enum(), Key: []byte(fmt.Sprint(term))})
+			var byTerm, wantTerm []string
+			for _, k := range resp.Keys {
+				byTerm = append(byTerm, fmt.Sprintf("%02d=%s", term, k))
+			}
+			for _, s := range want {
+				if strings.HasPrefix(s, fmt.Sprintf("%02d=", term)) {
+					wantTerm = append(wantTerm, s)
+				}
+			}
+			slices.Sort(byTerm)
+			require.Equal(t, wantTerm, byTerm, "round %d: term %d", round, term)
+		}
+	}
+}
+
+// checkIndex asserts that every vnode's index holds exactly the keys and
+// 2i entries of its objects.
+func checkIndex(t *testing.T, c *Cluster) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, vn := range c.vnodes {
+		want := map[bucketID]map[string]int{}
+		wantTerms := map[bucketID][]termItem{}
+		for k, e := range vn.objects {
+			b := k.bucketID()
+			if want[b] == nil {
+				want[b] = map[string]int{}
+			}
+			want[b][k.key] = c.ring.firstPartition(k.typ, k.bucket, k.key)
+			(&bucketKeys{}).each(k.key, e.obj, func(it termItem) { wantTerms[b] = append(wantTerms[b], it) })
+		}
+		require.Len(t, vn.buckets, len(want), "vnode %v: buckets", id)
+		for b, bk := range vn.buckets {
+			require.Equal(t, want[b], bk.first, "vnode %v bucket %v: keys", id, b)
+			var got []termItem
+			bk.terms.Ascend(func(it termItem) bool { got = append(got, it); return true })
+			ws := wantTerms[b]
+			slices.SortFunc(ws, func(x, y termItem) int {
+				if termLess(x, y) {
+					return -1
+				}
+				if termLess(y, x) {
+					return 1
+				}
+				return 0
+			})
+			require.Equal(t, slices.CompactFunc(ws, func(x, y termItem) bool { return x == y }), got, "vnode %v bucket %v: 2i entries", id, b)
+		}
+	}
 }

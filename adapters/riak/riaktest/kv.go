@@ -120,7 +120,7 @@ func (c *Cluster) store(t target, k bkey, obj *object, reap bool, now time.Time)
 	if old != nil && sameState(old.obj, obj) && (!old.reapAt.IsZero() || reapAt.IsZero()) {
 		return
 	}
-	c.vnode(t.vnodeID).objects[k] = &entry{obj: obj, reapAt: reapAt}
+	c.vnode(t.vnodeID).put(k, &entry{obj: obj, reapAt: reapAt}, c.ring.firstPartition(k.typ, k.bucket, k.key))
 }
 
 // wholePrimaries reports whether ts is the whole primary preference list

@@ -3,7 +3,6 @@ package riaktest
 import (
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/basho/riak-go-client/rpb/riak_kv"
@@ -25,9 +24,12 @@ type coveredObject struct {
 }
 
 // cover runs a coverage query over bucket b from this session's node: for
-// each vnode of the plan, in order, the live objects of b it answers for,
-// by descending key.
-func (s *session) cover(b bucketID) ([][]coveredObject, error) {
+// each vnode of the plan, in order, the live objects of b it answers for.
+// With an ordinary 2i query q, they are those its index lists in q's
+// range (which q.matches checks again), by ascending term; else (q nil,
+// or on $bucket or $key) they are all, by descending key. Tombstones due
+// are skipped, not reaped: a GET or a write reaps them.
+func (s *session) cover(b bucketID, q *indexQuery) ([][]coveredObject, error) {
 	c := s.node.c
 	n := int(c.props(b).GetNVal())
 	from := s.node.index
@@ -38,24 +40,74 @@ func (s *session) cover(b bucketID) ([][]coveredObject, error) {
 	now := time.Now()
 	out := make([][]coveredObject, 0, len(plan))
 	for _, cv := range plan {
-		vn := c.vnodes[cv.vnodeID]
-		if vn == nil {
+		var objs []coveredObject
+		var bk *bucketKeys
+		if vn := c.vnodes[cv.vnodeID]; vn != nil {
+			bk = vn.buckets[b]
+		}
+		if bk == nil {
 			out = append(out, nil)
 			continue
 		}
-		var objs []coveredObject
-		for k := range vn.objects {
-			if k.bucketID() != b || !slices.Contains(cv.firsts, c.ring.firstPartition(k.typ, k.bucket, k.key)) {
-				continue
+		live := func(key string) *object {
+			if !slices.Contains(cv.firsts, bk.first[key]) {
+				return nil
 			}
-			if e := c.entry(cv.vnodeID, k, now); e != nil && e.obj.live() {
-				objs = append(objs, coveredObject{k.key, e.obj})
+			if e := c.peek(cv.vnodeID, bkey{b.typ, b.bucket, key}, now); e != nil && e.obj.live() {
+				return e.obj
 			}
+			return nil
 		}
-		slices.SortFunc(objs, func(a, b coveredObject) int { return strings.Compare(b.key, a.key) })
+		if q != nil && q.ordinary() {
+			// Each vnode folds its index from the range's start (or the
+			// continuation) and, with terms returned, stops after the
+			// page's worth of matches (a key may come at several terms,
+			// so without them it reads the whole range).
+			seen, matched := map[string]bool{}, 0
+			bk.inRange(q, func(it termItem) bool {
+				if _, ok := q.matchTerm(it.term); !ok {
+					return true
+				}
+				if q.after != nil && q.compareAfter(indexEntry{term: it.term, n: it.n, key: it.key}) <= 0 {
+					return true
+				}
+				obj := live(it.key)
+				if obj == nil || !hasTerm(obj, q.index, it.term) {
+					return true
+				}
+				if !seen[it.key] {
+					seen[it.key] = true
+					objs = append(objs, coveredObject{it.key, obj})
+				}
+				matched++
+				return !q.returnTerms || q.maxResults == 0 || matched < q.maxResults
+			})
+		} else {
+			for _, key := range slices.Sorted(maps.Keys(bk.first)) {
+				if obj := live(key); obj != nil {
+					objs = append(objs, coveredObject{key, obj})
+				}
+			}
+			slices.Reverse(objs)
+		}
 		out = append(out, objs)
 	}
 	return out, nil
+}
+
+// hasTerm reports whether a live sibling of obj lists term under index.
+func hasTerm(obj *object, index, term string) bool {
+	for _, sib := range obj.siblings {
+		if sib.deleted() {
+			continue
+		}
+		for _, p := range sib.content.Indexes {
+			if string(p.Key) == index && string(p.Value) == term {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // listKeys streams the keys of a bucket: one frame with every key, then a
@@ -69,7 +121,7 @@ func (s *session) listKeys(body []byte) ([]frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	perVnode, err := s.cover(b)
+	perVnode, err := s.cover(b, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ import (
 
 // Limits of the API.
 const (
-	MaxBody = "64K" // a request body (a message of MaxText characters, JSON-escaped, fits)
+	MaxBody = "64KiB" // a request body (a message of MaxText characters, JSON-escaped, fits)
 	// DefaultUserRate and DefaultAppRate are the sends allowed per
 	// RateWindow to one user in one conversation, and to one app.
 	DefaultUserRate = 20
@@ -489,9 +489,13 @@ func bind(c echo.Context, v any) error {
 	if ct := c.Request().Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return &apiError{status: http.StatusUnsupportedMediaType, msg: "send JSON (Content-Type: application/json)"}
 	}
-	dec := jsonDecoder(c.Request().Body)
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields() // a misspelt field is an error, not a default
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: bad JSON body: %v", chat.ErrInput, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: bad JSON body: more after the JSON value", chat.ErrInput)
 	}
 	return nil
 }
@@ -575,12 +579,4 @@ func publicMessage(err error) string {
 		}
 	}
 	return msg
-}
-
-// jsonDecoder decodes a request body, refusing fields the API does not
-// know.
-func jsonDecoder(r io.Reader) *json.Decoder {
-	d := json.NewDecoder(r)
-	d.DisallowUnknownFields()
-	return d
 }

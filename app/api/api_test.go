@@ -200,6 +200,8 @@ func TestRefusals(t *testing.T) {
 		{"bad client id", "POST", "/v1/messages", alice, sendRequest{ClientID: "a b", Text: "x"}, 400},
 		{"unknown field", "POST", "/v1/messages", alice, `{"client_id":"e3","text":"x","admin":true}`, 400},
 		{"bad JSON", "POST", "/v1/messages", alice, `{"client_id":`, 400},
+		{"data after the JSON", "POST", "/v1/messages", alice, `{"client_id":"e5","text":"x"} {"client_id":"e6","text":"y"}`, 400},
+		{"WebSocket route without an upgrade", "GET", "/v1/ws?token=" + alice, "", nil, 426},
 		{"oversized body", "POST", "/v1/messages", alice, `{"client_id":"e4","text":"` + strings.Repeat("x", 70000) + `"}`, 413},
 		{"bad position", "GET", "/v1/messages?before=-3", alice, nil, 400},
 		{"bad limit", "GET", "/v1/messages?limit=100000", alice, nil, 400},

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -402,7 +403,7 @@ func FuzzHTTPBody(f *testing.F) {
 			Pos string `json:"pos"`
 		}
 		into := map[string]any{"send": &req1, "edit": &req2, "ban": &req3, "admin ban": &req3, "read": &req4}[r.name]
-		if err := jsonDecoder(bytes.NewReader(body)).Decode(into); err != nil {
+		if err := strictJSON(body, into); err != nil {
 			t.Fatalf("%s: a body the decoder refuses (%v): status %d", what, err, st)
 		}
 		if st >= 300 {
@@ -433,6 +434,20 @@ func FuzzHTTPBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// strictJSON decodes body into v as the API's bind does: unknown fields
+// and anything after the value are errors.
+func strictJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("more after the JSON value (%v)", err)
+	}
+	return nil
 }
 
 // expand replaces the first "{{}}" in b with n copies of fill (at most
@@ -519,8 +534,8 @@ func FuzzHTTPQuery(f *testing.F) {
 		what := fmt.Sprintf("%s?%s", r.path, truncate(q))
 		query := req.URL.Query()
 		if r.name == "ws" && rec.Code == http.StatusUpgradeRequired && rec.Header().Get("Upgrade") == "websocket" {
-			// The API's checks passed, and the WebSocket library refused
-			// a request that asks for no upgrade: its parameters were good.
+			// The API's checks passed, and then it refused a request
+			// that asks for no upgrade: its parameters were good.
 			if _, err := chat.ParseToken(t.Context(), query.Get("token"), e.svc.KeyFunc(), time.Now()); err != nil {
 				t.Fatalf("%s: upgrade with a bad token: %v", what, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,6 +194,9 @@ func (s *Server) websocket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkUpgrade(c); err != nil {
+		return err
+	}
 	release, err := s.holdConn(tok)
 	if err != nil {
 		return err
@@ -234,6 +238,36 @@ func (s *Server) websocket(c echo.Context) error {
 		s.serveConn(tok, conn, after, changed)
 	}()
 	return nil
+}
+
+// checkUpgrade refuses, with a JSON error like the API's others, a
+// request that is not a WebSocket handshake the server can accept
+// (websocket.Accept would answer it in plain text).
+func checkUpgrade(c echo.Context) error {
+	h := c.Request().Header
+	switch {
+	case !headerHas(h, "Connection", "upgrade") || !headerHas(h, "Upgrade", "websocket"):
+		c.Response().Header().Set("Upgrade", "websocket")
+		return &apiError{status: http.StatusUpgradeRequired, msg: "connect with a WebSocket"}
+	case h.Get("Sec-WebSocket-Version") != "13":
+		c.Response().Header().Set("Sec-WebSocket-Version", "13")
+		return &apiError{status: http.StatusUpgradeRequired, msg: "WebSocket version 13 only"}
+	case h.Get("Sec-WebSocket-Key") == "":
+		return &apiError{status: http.StatusBadRequest, msg: "WebSocket handshake without Sec-WebSocket-Key"}
+	}
+	return nil
+}
+
+// headerHas reports whether header name lists token (case-insensitive).
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // serveConn serves an accepted connection until it ends: its live

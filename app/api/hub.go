@@ -239,10 +239,20 @@ func (h *hub) join(ctx context.Context, c *client) error {
 		select {
 		case <-r.ready:
 		case <-ctx.Done():
+			// ready is closed under h.mu: if it is not, the joiner
+			// subscribing is still in the room, which this client may
+			// leave without leaving it empty. If it is, this client
+			// joined (select picks at random), and its caller's leave
+			// ends the room if it is the last.
 			h.mu.Lock()
-			delete(r.clients, c)
-			h.mu.Unlock()
-			return ctx.Err()
+			select {
+			case <-r.ready:
+				h.mu.Unlock()
+			default:
+				delete(r.clients, c)
+				h.mu.Unlock()
+				return ctx.Err()
+			}
 		}
 	}
 	if r.err != nil {

@@ -238,7 +238,7 @@ func TestConfigFile(t *testing.T) {
 }
 
 // Nodes that share a Redis lease distinct node ids, keep them while they
-// run, and free them when they stop; a node whose id was taken says so.
+// run, and free them when they stop; a node whose id was taken stops.
 func TestNodeLease(t *testing.T) {
 	rdb, err := redisurl.Parse(testservers.RedisURL(t))
 	require.NoError(t, err)
@@ -247,7 +247,7 @@ func TestNodeLease(t *testing.T) {
 	require.NoError(t, err)
 	ids := map[int]func(){}
 	for range 20 {
-		id, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler))
+		id, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler), nodeLeaseTTL, func(error) { t.Error("a lease lost") })
 		require.NoError(t, err)
 		require.NotContains(t, ids, id, "two live nodes leased the same id")
 		ids[id] = release
@@ -262,12 +262,29 @@ func TestNodeLease(t *testing.T) {
 	// A lease that expired and was taken by another node is not renewed
 	// over it.
 	require.NoError(t, c.Set(t.Context(), leaseKey(5), []byte("theirs"), time.Minute))
-	require.ErrorContains(t, renewLease(t.Context(), c, 5, []byte("mine")), "another node holds id 5")
+	require.ErrorIs(t, renewLease(t.Context(), c, 5, []byte("mine"), time.Minute), errLeaseLost)
 	require.NoError(t, c.Delete(t.Context(), leaseKey(5)))
-	require.NoError(t, renewLease(t.Context(), c, 5, []byte("mine")), "an expired lease is retaken")
+	require.NoError(t, renewLease(t.Context(), c, 5, []byte("mine"), time.Minute), "an expired lease is retaken")
 	v, err := c.Get(t.Context(), leaseKey(5))
 	require.NoError(t, err)
 	require.Equal(t, "mine", string(v))
+
+	// A node renewing every 100 ms whose id another node takes is told
+	// so; stopping, it leaves the other's lease alone.
+	lost := make(chan error, 1)
+	id, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler), 300*time.Millisecond, func(err error) { lost <- err })
+	require.NoError(t, err)
+	require.NoError(t, c.Set(t.Context(), leaseKey(id), []byte("theirs"), time.Minute))
+	select {
+	case err := <-lost:
+		require.ErrorIs(t, err, errLeaseLost)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a node whose id was taken was not told")
+	}
+	release()
+	v, err = c.Get(t.Context(), leaseKey(id))
+	require.NoError(t, err)
+	require.Equal(t, "theirs", string(v), "the other node's lease is left alone")
 }
 
 // The app on a router: the messages on one store (AP), the rest on

@@ -47,9 +47,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer limits.Close()
+	// A node that loses its id lease stops (see leaseNode), and run
+	// returns why.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	if cfg.Node < 0 {
 		if _, shared := limits.(closing); shared {
-			id, release, err := leaseNode(ctx, limits, log)
+			id, release, err := leaseNode(ctx, limits, log, nodeLeaseTTL, stop)
 			if err != nil {
 				return err
 			}
@@ -136,6 +140,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := context.Cause(ctx); errors.Is(err, errLeaseLost) {
 		return err
 	}
 	return nil

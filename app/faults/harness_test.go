@@ -24,6 +24,7 @@ import (
 	"github.com/strata-go/strata/app/chat"
 	"github.com/strata-go/strata/app/internal/appnode"
 	"github.com/strata-go/strata/app/internal/chatclient"
+	"github.com/strata-go/strata/internal/testservers"
 )
 
 // binDir holds the app's binary, built once per test run (TestMain
@@ -173,7 +174,7 @@ func startChat(t *testing.T, store, bus string, count int) *chatNodes {
 		for _, n := range ch.nodes {
 			n.kill()
 			if t.Failed() && n.logs.Len() > 0 {
-				t.Logf("node %s: the end of its logs:\n%s", n.addr, lastLines(n.logs.String(), logTail))
+				t.Logf("node %s: the end of its logs:\n%s", n.addr, testservers.LastLines(n.logs.String(), logTail))
 			}
 		}
 	})

@@ -42,69 +42,8 @@ func missing(t testing.TB, what string) {
 	t.Skip(msg)
 }
 
-// process is one run of a server program.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once it has exited
-}
-
-func (p *process) running() bool {
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop signals p and waits for it to exit, killing it past serverStop.
-func (p *process) stop(sig syscall.Signal) error {
-	if !p.running() {
-		return nil
-	}
-	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(serverStop):
-		p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("pid %d did not exit within %v of %v: killed", p.cmd.Process.Pid, serverStop, sig)
-	}
-}
-
-// spawn starts a server program logging to log (appended).
-func spawn(log string, cred *syscall.Credential, dir, bin string, args ...string) (*process, error) {
-	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close() // the child has its own copy
-	fmt.Fprintf(f, "---- %s: starting %s\n", time.Now().Format(time.RFC3339Nano), filepath.Base(bin))
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = f, f
-	// A server outlives no test binary that dies without its cleanups
-	// (a timeout's panic).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
 // waitReady polls ready until it succeeds, p exits or serverReady passes.
-func waitReady(ctx context.Context, p *process, log string, ready func(context.Context) error) error {
+func waitReady(ctx context.Context, p *testservers.Process, log string, ready func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, serverReady)
 	defer cancel()
 	for {
@@ -113,10 +52,10 @@ func waitReady(ctx context.Context, p *process, log string, ready func(context.C
 			return nil
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("the server exited during startup:\n%s", tail(log, logTail))
+		case <-p.Done():
+			return fmt.Errorf("the server exited during startup:\n%s", testservers.LogTail(log, logTail))
 		case <-ctx.Done():
-			return fmt.Errorf("no answer within %v (last: %v):\n%s", serverReady, err, tail(log, logTail))
+			return fmt.Errorf("no answer within %v (last: %v):\n%s", serverReady, err, testservers.LogTail(log, logTail))
 		case <-time.After(serverPoll):
 		}
 	}
@@ -130,21 +69,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail returns the last lines of the file at path.
-func tail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	return lastLines(string(b), lines)
-}
-
-// lastLines returns the last lines of s.
-func lastLines(s string, lines int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(ls[max(0, len(ls)-lines):], "\n")
 }
 
 // Postgres is a private PostgreSQL server that a test may stop and start
@@ -163,7 +87,7 @@ type Postgres struct {
 	cred *syscall.Credential // nil: run as this process's user
 
 	mu   sync.Mutex
-	proc *process
+	proc *testservers.Process
 }
 
 // StartPostgres initialises and starts a private PostgreSQL server with a
@@ -207,23 +131,22 @@ func StartPostgres(t testing.TB) *Postgres {
 		p.mu.Lock()
 		proc := p.proc
 		p.mu.Unlock()
-		if err := proc.stop(syscall.SIGQUIT); err != nil {
+		if err := proc.Stop(syscall.SIGQUIT, serverStop); err != nil {
 			t.Errorf("postgres: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("postgres: the end of its log:\n%s", tail(p.log(), logTail))
+			t.Logf("postgres: the end of its log:\n%s", testservers.LogTail(p.log(), logTail))
 		}
 		os.RemoveAll(base)
 	})
 
-	initdb, err := spawn(p.log(), p.cred, p.dir, filepath.Join(bin, "initdb"), "-D", p.data(), "-U", "strata",
+	initdb, err := testservers.Spawn(p.log(), p.dir, p.cred, filepath.Join(bin, "initdb"), "-D", p.data(), "-U", "strata",
 		"--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--lc-collate=C", "--no-sync", "--no-instructions")
 	if err != nil {
 		t.Fatalf("postgres: initdb: %v", err)
 	}
-	<-initdb.done
-	if !initdb.cmd.ProcessState.Success() {
-		t.Fatalf("postgres: initdb failed:\n%s", tail(p.log(), logTail))
+	if initdb.Err() != nil {
+		t.Fatalf("postgres: initdb failed:\n%s", testservers.LogTail(p.log(), logTail))
 	}
 	for attempt := 1; ; attempt++ {
 		if p.port, err = freePort(); err != nil {
@@ -233,7 +156,7 @@ func StartPostgres(t testing.TB) *Postgres {
 		if err == nil {
 			break
 		}
-		if attempt == 3 || !strings.Contains(tail(p.log(), logTail), "already in use") {
+		if attempt == 3 || !strings.Contains(testservers.LogTail(p.log(), logTail), "already in use") {
 			t.Fatalf("postgres: %v", err)
 		}
 	}
@@ -292,10 +215,10 @@ func (p *Postgres) URL() string { return p.url("strata") }
 func (p *Postgres) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.proc.running() {
+	if p.proc.Running() {
 		return errors.New("postgres: already running")
 	}
-	proc, err := spawn(p.log(), p.cred, p.dir, filepath.Join(p.bin, "postgres"), "-D", p.data(),
+	proc, err := testservers.Spawn(p.log(), p.dir, p.cred, filepath.Join(p.bin, "postgres"), "-D", p.data(),
 		"-p", strconv.Itoa(p.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
 	if err != nil {
@@ -339,10 +262,10 @@ func (p *Postgres) Stop(how PostgresStop) error {
 	p.mu.Lock()
 	proc := p.proc
 	p.mu.Unlock()
-	if !proc.running() {
+	if !proc.Running() {
 		return errors.New("postgres: not running")
 	}
-	return proc.stop(syscall.Signal(how))
+	return proc.Stop(syscall.Signal(how), serverStop)
 }
 
 // Redis is a private Redis server that a test may stop and start again on
@@ -357,7 +280,7 @@ type Redis struct {
 	port int
 
 	mu   sync.Mutex
-	proc *process
+	proc *testservers.Process
 }
 
 // StartRedis starts a private Redis server. Without redis-server it
@@ -373,11 +296,11 @@ func StartRedis(t testing.TB) *Redis {
 		r.mu.Lock()
 		proc := r.proc
 		r.mu.Unlock()
-		if err := proc.stop(syscall.SIGKILL); err != nil {
+		if err := proc.Stop(syscall.SIGKILL, serverStop); err != nil {
 			t.Errorf("redis: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("redis: the end of its log:\n%s", tail(r.log(), logTail))
+			t.Logf("redis: the end of its log:\n%s", testservers.LogTail(r.log(), logTail))
 		}
 	})
 	for attempt := 1; ; attempt++ {
@@ -388,7 +311,7 @@ func StartRedis(t testing.TB) *Redis {
 		if err == nil {
 			return r
 		}
-		if attempt == 3 || !strings.Contains(tail(r.log(), logTail), "already in use") {
+		if attempt == 3 || !strings.Contains(testservers.LogTail(r.log(), logTail), "already in use") {
 			t.Fatalf("redis: %v", err)
 		}
 	}
@@ -407,11 +330,11 @@ func (r *Redis) URL() string { return "redis://" + r.Addr() + "/0" }
 func (r *Redis) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.proc.running() {
+	if r.proc.Running() {
 		return errors.New("redis: already running")
 	}
 	// No config file: the distro's /etc/redis stays out.
-	proc, err := spawn(r.log(), nil, r.dir, r.bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(r.port),
+	proc, err := testservers.Spawn(r.log(), r.dir, nil, r.bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(r.port),
 		"--dir", r.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
 		"--daemonize", "no", "--supervised", "no", "--logfile", "")
 	if err != nil {
@@ -452,11 +375,11 @@ func (r *Redis) Stop(ctx context.Context, how RedisStop) error {
 	r.mu.Lock()
 	proc := r.proc
 	r.mu.Unlock()
-	if !proc.running() {
+	if !proc.Running() {
 		return errors.New("redis: not running")
 	}
 	if how == RedisKill {
-		return proc.stop(syscall.SIGKILL)
+		return proc.Stop(syscall.SIGKILL, serverStop)
 	}
 	c := r.client()
 	defer c.Close()
@@ -465,10 +388,10 @@ func (r *Redis) Stop(ctx context.Context, how RedisStop) error {
 		return fmt.Errorf("redis: SHUTDOWN NOSAVE: %w", err)
 	}
 	select {
-	case <-proc.done:
+	case <-proc.Done():
 		return nil
 	case <-time.After(serverStop):
-		return proc.stop(syscall.SIGKILL)
+		return proc.Stop(syscall.SIGKILL, serverStop)
 	}
 }
 

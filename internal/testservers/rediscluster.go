@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -54,27 +55,7 @@ type redisNode struct {
 	conf string // cluster config file
 	log  string // stdout and stderr of every run
 
-	proc *redisProcess // the last run; nil before the first; guarded by RedisCluster.mu
-}
-
-// redisProcess is one run of a redis-server; done is closed once it has
-// exited, err (cmd.Wait's) is set before.
-type redisProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-func (p *redisProcess) running() bool {
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	proc *Process // the last run; nil before the first; guarded by RedisCluster.mu
 }
 
 // StartRedisCluster starts six redis-server processes on free loopback ports
@@ -199,10 +180,13 @@ func (c *RedisCluster) Kill(addr string) error {
 	c.mu.Lock()
 	p := n.proc
 	c.mu.Unlock()
-	if !p.running() {
+	if !p.Running() {
 		return fmt.Errorf("redis cluster: kill %s: not running", addr)
 	}
-	return p.kill()
+	if err := p.Stop(syscall.SIGKILL, redisStopTimeout); err != nil {
+		return fmt.Errorf("redis cluster: kill %s: %w", addr, err)
+	}
+	return nil
 }
 
 // Restart starts the node at addr again, after [RedisCluster.Kill], with the
@@ -250,7 +234,7 @@ func (c *RedisCluster) running() []*redisNode {
 	defer c.mu.Unlock()
 	var nodes []*redisNode
 	for _, n := range c.nodes {
-		if n.proc.running() {
+		if n.proc.Running() {
 			nodes = append(nodes, n)
 		}
 	}
@@ -283,7 +267,7 @@ func (c *RedisCluster) startNodes(ctx context.Context) error {
 	c.mu.Lock()
 	c.nodes = nodes
 	c.mu.Unlock()
-	procs := make([]*redisProcess, len(nodes))
+	procs := make([]*Process, len(nodes))
 	for i, n := range nodes {
 		if procs[i], err = c.start(n); err != nil {
 			return err
@@ -299,68 +283,42 @@ func (c *RedisCluster) startNodes(ctx context.Context) error {
 
 // start starts n's redis-server, unless it is running, with the settings of
 // scripts/servers.sh.
-func (c *RedisCluster) start(n *redisNode) (*redisProcess, error) {
+func (c *RedisCluster) start(n *redisNode) (*Process, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n.proc.running() {
+	if n.proc.Running() {
 		return nil, fmt.Errorf("redis cluster: start %s: already running", n.addr)
 	}
-	log, err := os.OpenFile(n.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close() // the child has its own copy
-	fmt.Fprintf(log, "---- %s: starting redis-server\n", time.Now().Format(time.RFC3339Nano))
 	// No config file: the distro's /etc/redis stays out. The replicas sync
 	// at once (no diskless-sync delay, 5s by default).
-	cmd := exec.Command(c.server,
+	p, err := Spawn(n.log, n.dir, nil, c.server,
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(n.port),
 		"--dir", n.dir, "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--supervised", "no", "--logfile", "",
 		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(n.bus),
 		"--cluster-config-file", n.conf,
 		"--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0")
-	cmd.Dir = n.dir
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("redis cluster: start %s: %w", n.addr, err)
+	if err != nil {
+		return nil, fmt.Errorf("redis cluster: %s: %w", n.addr, err)
 	}
-	p := &redisProcess{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	n.proc = p
 	return p, nil
-}
-
-// kill sends SIGKILL to p and waits (bounded) until it has exited.
-func (p *redisProcess) kill() error {
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("redis cluster: kill pid %d: %w", p.cmd.Process.Pid, err)
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(redisStopTimeout):
-		return fmt.Errorf("redis cluster: pid %d still running %v after SIGKILL", p.cmd.Process.Pid, redisStopTimeout)
-	}
 }
 
 // killAll kills every running node.
 func (c *RedisCluster) killAll() []error {
 	c.mu.Lock()
-	var procs []*redisProcess
+	var procs []*Process
 	for _, n := range c.nodes {
-		if n.proc.running() {
+		if n.proc.Running() {
 			procs = append(procs, n.proc)
 		}
 	}
 	c.mu.Unlock()
 	var errs []error
 	for _, p := range procs {
-		if err := p.kill(); err != nil {
-			errs = append(errs, err)
+		if err := p.Stop(syscall.SIGKILL, redisStopTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("redis cluster: %w", err))
 		}
 	}
 	return errs
@@ -379,35 +337,17 @@ func (c *RedisCluster) cleanup(t testing.TB) {
 	nodes := slices.Clone(c.nodes)
 	c.mu.Unlock()
 	for _, n := range nodes {
-		t.Logf("redis cluster: the end of %s's log (%s):\n%s", n.addr, n.log, logTail(n.log, logTailLines))
+		t.Logf("redis cluster: the end of %s's log (%s):\n%s", n.addr, n.log, LogTail(n.log, logTailLines))
 	}
-}
-
-// logTail returns the last lines of the file at path.
-func logTail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	s := strings.TrimRight(string(b), "\n")
-	i := len(s)
-	for range lines {
-		j := strings.LastIndexByte(s[:i], '\n')
-		if j < 0 {
-			return s
-		}
-		i = j
-	}
-	return s[i+1:]
 }
 
 // waitPing waits until n answers PING, p exits (an error, with the end of
 // its log) or ctx ends.
-func waitPing(ctx context.Context, n *redisNode, p *redisProcess) error {
+func waitPing(ctx context.Context, n *redisNode, p *Process) error {
 	return poll(ctx, func() error {
 		select {
-		case <-p.done:
-			return stop{fmt.Errorf("redis cluster: %s exited (%v):\n%s", n.addr, p.err, logTail(n.log, logTailLines))}
+		case <-p.Done():
+			return stop{fmt.Errorf("redis cluster: %s exited (%v):\n%s", n.addr, p.Err(), LogTail(n.log, logTailLines))}
 		default:
 		}
 		reply, err := redisDo(ctx, n.addr, "PING")

@@ -90,7 +90,13 @@
 //     answers match the captured ones. List keys sends all keys in one
 //     frame, then done. Without return_terms a 2i answer names a key once
 //     even when several of its terms match; paginated answers are sorted
-//     by term then key, others arrive vnode by vnode.
+//     by term then key, others arrive vnode by vnode. Each vnode keeps its
+//     2i terms in order (a B-tree, as leveled keeps its index keys), so a
+//     query reads the entries of its range, and with return_terms each
+//     vnode stops after max_results of them; without return_terms it
+//     reads the whole range (a key may match at several terms). One
+//     request runs at a time in the whole emulated cluster, so a cheap
+//     query matters to every other request.
 //   - List buckets sorts the buckets (Riak's order depends on its folds)
 //     and sees only vnodes the receiving node can reach.
 //   - Secondary index names are kept as sent (exact duplicates dropped);

@@ -187,10 +187,17 @@ func (q *indexQuery) perVnode(cover [][]coveredObject) [][]indexEntry {
 		for _, o := range objs {
 			es = append(es, q.matches(o.key, o.obj)...)
 		}
-		slices.SortFunc(es, func(a, b indexEntry) int { return q.compare(b, a) })
+		slices.SortFunc(es, q.compare)
 		if !q.returnTerms {
-			es = slices.CompactFunc(es, func(a, b indexEntry) bool { return a.key == b.key })
+			// A key once, at its first term.
+			seen := map[string]bool{}
+			es = slices.DeleteFunc(es, func(e indexEntry) bool {
+				dup := seen[e.key]
+				seen[e.key] = true
+				return dup
+			})
 		}
+		slices.Reverse(es)
 		out[i] = es
 	}
 	return out

@@ -282,6 +282,26 @@ func TestIndexFollowsWrites(t *testing.T) {
 			}
 		}
 		require.Equal(t, want, got, "round %d: the paged range", round)
+		// Keys only, paged: each key once (siblings give a key several
+		// terms).
+		wantKeys := map[string]bool{}
+		for _, e := range want {
+			wantKeys[e[strings.IndexByte(e, '=')+1:]] = true
+		}
+		gotKeys := map[string]bool{}
+		cont = nil
+		for {
+			resp := cl.index(&riak_kv.RpbIndexReq{Bucket: []byte("b"), Index: []byte("n_int"), Qtype: riak_kv.RpbIndexReq_range.Enum(),
+				RangeMin: []byte("0"), RangeMax: []byte("19"), MaxResults: proto.Uint32(5), Continuation: cont})
+			for _, k := range strs(resp.Keys) {
+				require.False(t, gotKeys[k], "round %d: key %s answered twice", round, k)
+				gotKeys[k] = true
+			}
+			if cont = resp.Continuation; cont == nil {
+				break
+			}
+		}
+		require.Equal(t, wantKeys, gotKeys, "round %d: the keys, paged", round)
 		// And by term, keys only.
 		for term := range 20 {
 			resp := cl.index(&riak_kv.RpbIndexReq{Bucket: []byte("b"), Index: []byte("n_int"), Qtype: riak_kv.RpbIndexReq_eq.Enum(), Key: []byte(fmt.Sprint(term))})
@@ -335,4 +355,35 @@ func checkIndex(t *testing.T, c *Cluster) {
 			require.Equal(t, slices.CompactFunc(ws, func(x, y termItem) bool { return x == y }), got, "vnode %v bucket %v: 2i entries", id, b)
 		}
 	}
+}
+
+// Paged without return_terms, a key is answered once, at its first term
+// in the range, even when it has another after the continuation; a
+// continuation without max_results is ignored, as Riak ignores it.
+func TestIndexPagesWithoutTerms(t *testing.T) {
+	c := Start(t, Options{Nodes: 1, RingSize: 1})
+	cl := dialNode(t, c, 0)
+	cl.call(pb.CodeSetBucketReq, &riak.RpbSetBucketReq{Bucket: []byte("b"), Props: &riak.RpbBucketProps{NVal: proto.Uint32(1)}}, pb.CodeSetBucketResp, nil)
+	for key, terms := range map[string][]string{"k": {"3", "7"}, "j": {"4"}} {
+		var idx []*riak.RpbPair
+		for _, term := range terms {
+			idx = append(idx, &riak.RpbPair{Key: []byte("n_int"), Value: []byte(term)})
+		}
+		cl.put(&riak_kv.RpbPutReq{Bucket: []byte("b"), Key: []byte(key), Content: &riak_kv.RpbContent{Value: []byte("v"), Indexes: idx}})
+	}
+	q := func(max uint32, cont []byte) *riak_kv.RpbIndexResp {
+		req := &riak_kv.RpbIndexReq{Bucket: []byte("b"), Index: []byte("n_int"), Qtype: riak_kv.RpbIndexReq_range.Enum(),
+			RangeMin: []byte("0"), RangeMax: []byte("10"), Continuation: cont}
+		if max > 0 {
+			req.MaxResults = proto.Uint32(max)
+		}
+		return cl.index(req)
+	}
+	first := q(2, nil)
+	require.Equal(t, []string{"k", "j"}, strs(first.Keys))
+	require.NotNil(t, first.Continuation)
+	require.Empty(t, q(2, first.Continuation).Keys, "k, at 7 too, was answered at 3")
+	all := strs(q(0, first.Continuation).Keys)
+	slices.Sort(all)
+	require.Equal(t, []string{"j", "k"}, all, "without max_results the continuation is ignored")
 }

@@ -59,16 +59,24 @@ func (s *session) cover(b bucketID, q *indexQuery) ([][]coveredObject, error) {
 			return nil
 		}
 		if q != nil && q.ordinary() {
-			// Each vnode folds its index from the range's start (or the
-			// continuation) and, with terms returned, stops after the
-			// page's worth of matches (a key may come at several terms,
-			// so without them it reads the whole range).
+			// Each vnode folds its index from the range's start and,
+			// with terms returned, from the continuation, stopping after
+			// the page's worth of matches: each entry is then an answer
+			// of its own. Without terms a key is answered once, at its
+			// first term in the range, which may be before the
+			// continuation: the whole range is read, and q.page drops
+			// what the continuation passed.
+			var after *indexEntry
+			paged := q.returnTerms && q.maxResults > 0
+			if paged {
+				after = q.after
+			}
 			seen, matched := map[string]bool{}, 0
-			bk.inRange(q, func(it termItem) bool {
+			bk.inRange(q, after, func(it termItem) bool {
 				if _, ok := q.matchTerm(it.term); !ok {
 					return true
 				}
-				if q.after != nil && q.compareAfter(indexEntry{term: it.term, n: it.n, key: it.key}) <= 0 {
+				if after != nil && q.compareAfter(indexEntry{term: it.term, n: it.n, key: it.key}) <= 0 {
 					return true
 				}
 				obj := live(it.key)
@@ -80,7 +88,7 @@ func (s *session) cover(b bucketID, q *indexQuery) ([][]coveredObject, error) {
 					objs = append(objs, coveredObject{it.key, obj})
 				}
 				matched++
-				return !q.returnTerms || q.maxResults == 0 || matched < q.maxResults
+				return !paged || matched < q.maxResults
 			})
 		} else {
 			for _, key := range slices.Sorted(maps.Keys(bk.first)) {

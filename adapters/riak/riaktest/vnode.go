@@ -102,18 +102,18 @@ func (bk *bucketKeys) each(key string, obj *object, fn func(termItem)) {
 }
 
 // inRange calls fn with the entries of q's index at the terms of q's
-// range (or term), from q's continuation on if it has one, in order,
-// until fn returns false.
-func (bk *bucketKeys) inRange(q *indexQuery, fn func(termItem) bool) {
+// range (or term), from after on (if not nil: a continuation, the last
+// entry sent), in order, until fn returns false.
+func (bk *bucketKeys) inRange(q *indexQuery, after *indexEntry, fn func(termItem) bool) {
 	lo := termItem{index: q.index, term: q.eq, n: q.eqN}
 	hi := lo
 	if q.isRange {
 		lo.term, lo.n, hi.term, hi.n = q.min, q.minN, q.max, q.maxN
 	}
-	if a := q.after; a != nil {
-		// A continuation names the last entry sent: by term and key
-		// for a range, by key for an equality (which has one term).
-		from := termItem{index: q.index, term: a.term, n: a.n, key: a.key}
+	if after != nil {
+		// By term and key for a range, by key for an equality (which
+		// has one term).
+		from := termItem{index: q.index, term: after.term, n: after.n, key: after.key}
 		if !q.isRange {
 			from.term, from.n = lo.term, lo.n
 		}

@@ -489,15 +489,40 @@ func bind(c echo.Context, v any) error {
 	if ct := c.Request().Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return &apiError{status: http.StatusUnsupportedMediaType, msg: "send JSON (Content-Type: application/json)"}
 	}
-	dec := json.NewDecoder(c.Request().Body)
+	body := &bodyReader{r: c.Request().Body}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields() // a misspelt field is an error, not a default
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: bad JSON body: %v", chat.ErrInput, err)
+		return body.failed(fmt.Errorf("%w: bad JSON body: %v", chat.ErrInput, err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: bad JSON body: more after the JSON value", chat.ErrInput)
+		return body.failed(fmt.Errorf("%w: bad JSON body: more after the JSON value", chat.ErrInput))
 	}
 	return nil
+}
+
+// bodyReader remembers why reading a request body failed, so that a
+// decoding error caused by the reading (the body limit's 413, for a body
+// sent without its length) is answered as that, not as bad JSON.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// failed returns the reading's error if there was one, else err.
+func (b *bodyReader) failed(err error) error {
+	if b.err != nil {
+		return fmt.Errorf("reading the request body: %w", b.err)
+	}
+	return err
 }
 
 // apiError is an error with its HTTP status and public message (and the
@@ -554,6 +579,8 @@ func (s *Server) status(err error) (int, string) {
 		return http.StatusForbidden, publicMessage(err)
 	case errors.Is(err, chat.ErrInput), errors.Is(err, repo.ErrInvalid):
 		return http.StatusBadRequest, publicMessage(err)
+	case errors.Is(err, chat.ErrUnavailable):
+		return http.StatusServiceUnavailable, publicMessage(err)
 	case errors.Is(err, repo.ErrNotFound):
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -573,7 +600,7 @@ func levelOf(status int) slog.Level {
 // text after the last "chat: <kind>: " prefix.
 func publicMessage(err error) string {
 	msg := err.Error()
-	for _, kind := range []error{chat.ErrForbidden, chat.ErrInput, repo.ErrInvalid} {
+	for _, kind := range []error{chat.ErrForbidden, chat.ErrInput, chat.ErrUnavailable, repo.ErrInvalid} {
 		if i := strings.LastIndex(msg, kind.Error()+": "); i >= 0 {
 			return msg[i+len(kind.Error())+2:]
 		}

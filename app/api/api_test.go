@@ -223,6 +223,17 @@ func TestRefusals(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
+
+	// Too large, sent without its length (chunked): 413 too, not bad JSON.
+	chunked := io.MultiReader( // a reader of unknown length: no Content-Length
+		strings.NewReader(`{"client_id":"e7","text":"` + strings.Repeat("x", 70000) + `"}`))
+	req, _ = http.NewRequest("POST", f.srv.URL+"/v1/messages", chunked)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 }
 
 // A token reaches only its own app's and conversation's messages.

@@ -24,7 +24,7 @@ const adminUsage = `commands (after the flags):
 // admin runs an admin command against the configured store.
 func admin(ctx context.Context, cfg config, args []string, out io.Writer) error {
 	log := slog.New(slog.DiscardHandler)
-	r, err := openStore(ctx, cfg, log)
+	r, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

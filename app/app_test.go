@@ -21,9 +21,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-go/strata/app/chat"
 	"github.com/strata-go/strata/ephemeral"
 	"github.com/strata-go/strata/internal/redisurl"
 	"github.com/strata-go/strata/internal/testservers"
+	"github.com/strata-go/strata/snowflake"
 )
 
 // start runs the app on a free port with a fresh data directory and
@@ -247,10 +249,13 @@ func TestNodeLease(t *testing.T) {
 	require.NoError(t, err)
 	ids := map[int]func(){}
 	for range 20 {
-		id, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler), nodeLeaseTTL, func(error) { t.Error("a lease lost") })
+		l, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler), nodeLeaseTTL, func(error) { t.Error("a lease lost") })
 		require.NoError(t, err)
-		require.NotContains(t, ids, id, "two live nodes leased the same id")
-		ids[id] = release
+		require.NotContains(t, ids, l.node, "two live nodes leased the same id")
+		ids[l.node] = release
+		id, err := l.Next()
+		require.NoError(t, err)
+		require.Equal(t, l.node, id.Node(), "a leased id's source draws ids of that node")
 	}
 	for id, release := range ids {
 		_, err := c.Get(t.Context(), leaseKey(id))
@@ -270,21 +275,44 @@ func TestNodeLease(t *testing.T) {
 	require.Equal(t, "mine", string(v))
 
 	// A node renewing every 100 ms whose id another node takes is told
-	// so; stopping, it leaves the other's lease alone.
+	// so, and draws no more ids; stopping, it leaves the other's lease
+	// alone.
 	lost := make(chan error, 1)
-	id, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler), 300*time.Millisecond, func(err error) { lost <- err })
+	l, release, err := leaseNode(t.Context(), c, slog.New(slog.DiscardHandler), 300*time.Millisecond, func(err error) { lost <- err })
 	require.NoError(t, err)
-	require.NoError(t, c.Set(t.Context(), leaseKey(id), []byte("theirs"), time.Minute))
+	require.NoError(t, c.Set(t.Context(), leaseKey(l.node), []byte("theirs"), time.Minute))
 	select {
 	case err := <-lost:
 		require.ErrorIs(t, err, errLeaseLost)
 	case <-time.After(5 * time.Second):
 		t.Fatal("a node whose id was taken was not told")
 	}
+	_, err = l.Next()
+	require.ErrorIs(t, err, errLeaseLost)
+	require.ErrorIs(t, err, chat.ErrUnavailable, "the API answers 503")
 	release()
-	v, err = c.Get(t.Context(), leaseKey(id))
+	v, err = c.Get(t.Context(), leaseKey(l.node))
 	require.NoError(t, err)
 	require.Equal(t, "theirs", string(v), "the other node's lease is left alone")
+}
+
+// A leased id's source refuses ids once its lease may have expired
+// (no renewal got through for about the lease's time), and draws them
+// again after a renewal.
+func TestLeasedIDsInDoubt(t *testing.T) {
+	g, err := snowflake.New(7)
+	require.NoError(t, err)
+	l := &leasedIDs{node: 7, g: g}
+	l.held(time.Now(), time.Minute)
+	_, err = l.Next()
+	require.NoError(t, err)
+	l.held(time.Now().Add(-55*time.Second), time.Minute) // the last renewal that got through, 55 s ago
+	_, err = l.Next()
+	require.ErrorIs(t, err, chat.ErrUnavailable)
+	require.NotErrorIs(t, err, errLeaseLost)
+	l.held(time.Now(), time.Minute)
+	_, err = l.Next()
+	require.NoError(t, err)
 }
 
 // The app on a router: the messages on one store (AP), the rest on

@@ -40,7 +40,7 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 // run serves the chat until ctx ends, printing where to open it to out.
-func run(ctx context.Context, cfg config, out io.Writer) error {
+func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	limits, err := openLimits(cfg.Bus)
 	if err != nil {
@@ -51,21 +51,27 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// returns why.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	defer func() {
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
+			err = cause
+		}
+	}()
+	var leased repo.IDSource // nil: the repo's own generator for cfg.Node
 	if cfg.Node < 0 {
 		if _, shared := limits.(closing); shared {
-			id, release, err := leaseNode(ctx, limits, log, nodeLeaseTTL, stop)
+			ids, release, err := leaseNode(ctx, limits, log, nodeLeaseTTL, stop)
 			if err != nil {
 				return err
 			}
 			defer release()
-			cfg.Node = id
+			cfg.Node, leased = ids.node, ids
 		} else {
 			// One node (an in-process bus), or nodes that share no
 			// Redis: give each its -node.
 			cfg.Node = rand.IntN(maxNodes)
 		}
 	}
-	r, err := openStore(ctx, cfg, log)
+	r, err := openStore(ctx, cfg, log, leased)
 	if err != nil {
 		return err
 	}
@@ -142,16 +148,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	if err := context.Cause(ctx); errors.Is(err, errLeaseLost) {
-		return err
-	}
 	return nil
 }
 
 // openStore opens the configured store (making the data directory of
 // the default SQLite file), or a router over the AP and CP stores.
-func openStore(ctx context.Context, cfg config, log *slog.Logger) (*repo.Repo, error) {
+func openStore(ctx context.Context, cfg config, log *slog.Logger, ids repo.IDSource) (*repo.Repo, error) {
 	opts := []repo.Option{repo.WithNode(max(cfg.Node, 0)), repo.WithLogger(log)}
+	if ids != nil {
+		opts = append(opts, repo.WithIDSource(ids))
+	}
 	def := cfg.Store
 	if cfg.StoreAP != "" && cfg.StoreCP != "" {
 		def = "" // every schema is AP or CP

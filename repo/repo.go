@@ -22,7 +22,7 @@ type Repo struct {
 	depth  int          // transaction nesting depth
 	caps   driver.Capabilities
 	ccaps  driver.CollectionCapabilities // a, if its capabilities differ per collection
-	ids    *snowflake.Generator
+	ids    IDSource
 	obs    Observer
 	tracer Tracer
 	log    *slog.Logger
@@ -35,6 +35,7 @@ type Option func(*config)
 type config struct {
 	node    int
 	nodeSet bool
+	ids     IDSource
 	obs     Observer
 	tracer  Tracer
 	log     *slog.Logger
@@ -46,6 +47,18 @@ type config struct {
 // node id; without this option a random one is chosen, which is fine for a
 // single process.
 func WithNode(id int) Option { return func(c *config) { c.node, c.nodeSet = id, true } }
+
+// IDSource issues the snowflake IDs a repo generates (NewID, generated
+// keys). A *snowflake.Generator is one.
+type IDSource interface {
+	Next() (snowflake.ID, error)
+}
+
+// WithIDSource makes the repo draw its IDs from s instead of a generator
+// of its own (WithNode is then ignored): for a process whose node id may
+// stop being its own, such as one leased from a shared store, whose
+// source refuses IDs while the lease is in doubt.
+func WithIDSource(s IDSource) Option { return func(c *config) { c.ids = s } }
 
 // WithObserver calls o after every repo call; see Observer.
 func WithObserver(o Observer) Option { return func(c *config) { c.obs = o } }
@@ -66,12 +79,16 @@ func New(a driver.Adapter, opts ...Option) (*Repo, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	if !c.nodeSet {
-		c.node = rand.IntN(1024)
-	}
-	ids, err := snowflake.New(c.node, snowflake.WithClock(c.now))
-	if err != nil {
-		return nil, fmt.Errorf("%w: repo.New: %v", ErrInvalid, err)
+	ids := c.ids
+	if ids == nil {
+		if !c.nodeSet {
+			c.node = rand.IntN(1024)
+		}
+		g, err := snowflake.New(c.node, snowflake.WithClock(c.now))
+		if err != nil {
+			return nil, fmt.Errorf("%w: repo.New: %v", ErrInvalid, err)
+		}
+		ids = g
 	}
 	r := &Repo{a: a, st: a, caps: a.Capabilities(), ids: ids, obs: c.obs, tracer: c.tracer, log: c.log, now: c.now}
 	r.ccaps, _ = a.(driver.CollectionCapabilities)
@@ -119,8 +136,9 @@ func (r *Repo) Driver() driver.Adapter { return r.a }
 // InTransaction reports whether r is a transaction's Repo.
 func (r *Repo) InTransaction() bool { return r.tx != nil }
 
-// NewID returns a new snowflake ID from the repo's generator. It fails only
-// when the clock is past the IDs' range (year 2093).
+// NewID returns a new snowflake ID from the repo's generator (or
+// WithIDSource's). A generator fails only when the clock is past the IDs'
+// range (year 2093).
 func (r *Repo) NewID() (snowflake.ID, error) { return r.ids.Next() }
 
 // target resolves v, a non-nil pointer to a schema struct, to its schema

@@ -315,6 +315,40 @@ func TestNewIDsAreUniqueAcrossRepos(t *testing.T) {
 	assert.False(t, errors.Is(err, repo.ErrConflict))
 }
 
+// idSource is an IDSource that refuses while it is told to.
+type idSource struct {
+	g      *snowflake.Generator
+	refuse error
+}
+
+func (s *idSource) Next() (snowflake.ID, error) {
+	if s.refuse != nil {
+		return 0, s.refuse
+	}
+	return s.g.Next()
+}
+
+// A repo WithIDSource draws its IDs and generated keys there (WithNode
+// is ignored), and passes on the source's refusal.
+func TestWithIDSource(t *testing.T) {
+	g, err := snowflake.New(9)
+	require.NoError(t, err)
+	src := &idSource{g: g}
+	r := newRepo(t, memory.New(), repo.WithIDSource(src), repo.WithNode(3))
+	id, err := r.NewID()
+	require.NoError(t, err)
+	assert.Equal(t, 9, id.Node())
+	it := &Item{Name: "x"}
+	require.NoError(t, r.Insert(context.Background(), it))
+	assert.Equal(t, 9, snowflake.ID(it.ID).Node(), "a generated key comes from the source")
+
+	src.refuse = errors.New("lease in doubt")
+	_, err = r.NewID()
+	assert.ErrorIs(t, err, src.refuse)
+	err = r.Insert(context.Background(), &Item{Name: "y"})
+	assert.ErrorIs(t, err, src.refuse)
+}
+
 // withCaps keeps every method of the memory adapter but declares caps.
 type withCaps struct {
 	*memory.Adapter

@@ -29,6 +29,11 @@ const (
 // client id); the API answers 400 with the message.
 var ErrInput = errors.New("chat: invalid input")
 
+// ErrUnavailable is the kind of refusals by a node that cannot serve a
+// request now when another node may (it cannot draw message ids, its
+// node id lease being in doubt); the API answers 503.
+var ErrUnavailable = errors.New("chat: unavailable on this node")
+
 // DefaultWindow is the overlap window of stores without gap-free
 // positions: how late a message may commit after its id was drawn.
 const DefaultWindow = 5 * time.Second

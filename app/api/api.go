@@ -5,8 +5,10 @@
 //
 // Every error is a JSON object {"error": "..."} with a 4xx status that
 // says what was wrong (401 bad token, 403 forbidden, 400 bad input, 404
-// no such message, 413 too large, 429 too many, with Retry-After), or a
-// 500 whose cause is logged and not shown.
+// no such message, 413 too large, 429 too many, with Retry-After), a 503
+// when this node cannot serve it now but another may (chat.ErrUnavailable,
+// a shutdown, a store call cancelled or timed out), or a 500 whose cause
+// is logged and not shown.
 package api
 
 import (

@@ -270,14 +270,9 @@ func (c *Cluster) vnode(id vnodeID) *vnode {
 // entry returns what vnode id holds for k, or nil, reaping a tombstone
 // whose time has come.
 func (c *Cluster) entry(id vnodeID, k bkey, now time.Time) *entry {
-	vn := c.vnodes[id]
-	if vn == nil {
-		return nil
-	}
-	e := vn.objects[k]
-	if e != nil && !e.reapAt.IsZero() && !now.Before(e.reapAt) {
-		vn.remove(k)
-		return nil
+	e, due := c.held(id, k, now)
+	if due {
+		c.vnodes[id].remove(k)
 	}
 	return e
 }
@@ -285,15 +280,20 @@ func (c *Cluster) entry(id vnodeID, k bkey, now time.Time) *entry {
 // peek returns what vnode id holds for k, or nil, as entry does but
 // without reaping (for a reader that iterates the vnode's keys).
 func (c *Cluster) peek(id vnodeID, k bkey, now time.Time) *entry {
-	vn := c.vnodes[id]
-	if vn == nil {
-		return nil
-	}
-	e := vn.objects[k]
-	if e != nil && !e.reapAt.IsZero() && !now.Before(e.reapAt) {
-		return nil
-	}
+	e, _ := c.held(id, k, now)
 	return e
+}
+
+// held returns what vnode id holds for k: nil for nothing, or for a
+// tombstone whose time has come (due).
+func (c *Cluster) held(id vnodeID, k bkey, now time.Time) (e *entry, due bool) {
+	if vn := c.vnodes[id]; vn != nil {
+		e = vn.objects[k]
+	}
+	if e != nil && !e.reapAt.IsZero() && !now.Before(e.reapAt) {
+		return nil, true
+	}
+	return e, false
 }
 
 // A Replica is one vnode's copy of an object, as Replicas reports it.

@@ -80,7 +80,7 @@ func (s *session) cover(b bucketID, q *indexQuery) ([][]coveredObject, error) {
 					return true
 				}
 				obj := live(it.key)
-				if obj == nil || !hasTerm(obj, q.index, it.term) {
+				if obj == nil { // not this vnode's to answer, or due to be reaped
 					return true
 				}
 				if !seen[it.key] {
@@ -101,21 +101,6 @@ func (s *session) cover(b bucketID, q *indexQuery) ([][]coveredObject, error) {
 		out = append(out, objs)
 	}
 	return out, nil
-}
-
-// hasTerm reports whether a live sibling of obj lists term under index.
-func hasTerm(obj *object, index, term string) bool {
-	for _, sib := range obj.siblings {
-		if sib.deleted() {
-			continue
-		}
-		for _, p := range sib.content.Indexes {
-			if string(p.Key) == index && string(p.Value) == term {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // listKeys streams the keys of a bucket: one frame with every key, then a

@@ -27,64 +27,64 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
+// runner runs SQL text: bun's handle, a transaction's or the pool's
+// database/sql handle, which all have these methods.
+type runner interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// statement returns how st runs: prepared (ps, with args), or as text q
+// with args on run. Without a statement cache that is bun, which
+// interpolates args into q; with one, q's values are parameters, and it
+// runs unprepared only when the cache is full.
+func (s store) statement(ctx context.Context, st *stmt) (ps *sql.Stmt, run runner, q string, args []any, err error) {
+	if s.stmts == nil {
+		return nil, s.db, st.String(), st.args, nil
+	}
+	q, args = st.render(s.d)
+	ps, err = s.prepared(ctx, q)
+	if s.sqltx != nil {
+		return ps, s.sqltx, q, args, err
+	}
+	return ps, s.stmts.db, q, args, err
+}
+
 // exec runs a statement that returns no rows.
 func (s store) exec(ctx context.Context, st *stmt) (sql.Result, error) {
-	if s.stmts == nil {
-		return s.db.ExecContext(ctx, st.String(), st.args...)
-	}
-	q, args := st.render(s.d)
-	ps, err := s.prepared(ctx, q)
-	if err != nil {
+	ps, run, q, args, err := s.statement(ctx, st)
+	switch {
+	case err != nil:
 		return nil, err
+	case ps != nil:
+		return ps.ExecContext(ctx, args...)
 	}
-	if ps == nil {
-		return s.raw().ExecContext(ctx, q, args...)
-	}
-	return ps.ExecContext(ctx, args...)
+	return run.ExecContext(ctx, q, args...)
 }
 
 // query runs a statement that returns rows.
 func (s store) query(ctx context.Context, st *stmt) (*sql.Rows, error) {
-	if s.stmts == nil {
-		return s.db.QueryContext(ctx, st.String(), st.args...)
-	}
-	q, args := st.render(s.d)
-	ps, err := s.prepared(ctx, q)
-	if err != nil {
+	ps, run, q, args, err := s.statement(ctx, st)
+	switch {
+	case err != nil:
 		return nil, err
+	case ps != nil:
+		return ps.QueryContext(ctx, args...)
 	}
-	if ps == nil {
-		return s.raw().QueryContext(ctx, q, args...)
-	}
-	return ps.QueryContext(ctx, args...)
+	return run.QueryContext(ctx, q, args...)
 }
 
 // queryRow runs a statement that returns one row.
 func (s store) queryRow(ctx context.Context, st *stmt) rowScanner {
-	if s.stmts == nil {
-		return s.db.QueryRowContext(ctx, st.String(), st.args...)
-	}
-	q, args := st.render(s.d)
-	ps, err := s.prepared(ctx, q)
-	if err != nil {
+	ps, run, q, args, err := s.statement(ctx, st)
+	switch {
+	case err != nil:
 		return errRow{err}
+	case ps != nil:
+		return ps.QueryRowContext(ctx, args...)
 	}
-	if ps == nil {
-		return s.raw().QueryRowContext(ctx, q, args...)
-	}
-	return ps.QueryRowContext(ctx, args...)
-}
-
-// raw is the store's database/sql handle: its transaction's or the pool.
-func (s store) raw() interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-} {
-	if s.sqltx != nil {
-		return s.sqltx
-	}
-	return s.stmts.db
+	return run.QueryRowContext(ctx, q, args...)
 }
 
 // prepared returns q prepared (on the store's transaction, if any), or

@@ -19,27 +19,15 @@ import (
 	"github.com/strata-go/strata/internal/testservers"
 )
 
-// binDir holds the app's binary, built once per test run (TestMain
+// bins holds the app's binary, built once per test run (TestMain
 // removes it).
-var binDir string
+var bins = appnode.NewBinaries("strata-chat-")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bins.Remove()
 	os.Exit(code)
 }
-
-// buildApp builds the app's binary once per test run.
-var buildApp = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "strata-chat-")
-	if err != nil {
-		return "", err
-	}
-	binDir = dir
-	return appnode.Build(context.Background(), dir)
-})
 
 // proc is an app node running as a process of its own, restarted on the
 // same address.
@@ -98,7 +86,7 @@ func TestClusterOfProcesses(t *testing.T) {
 		t.Skip("builds and runs the app's binary")
 	}
 	store, bus := testservers.PostgresSchema(t), testservers.RedisURL(t)
-	bin, err := buildApp()
+	bin, err := bins.App()
 	require.NoError(t, err)
 	args := []string{"-store", store, "-bus", bus, "-presence-beat", "200ms", "-user-rate", "100000", "-app-rate", "100000"}
 	nodes := []*proc{startProc(t, bin, "127.0.0.1:0", args...)} // the first migrates alone

@@ -1,9 +1,7 @@
 package faults
 
 import (
-	"bufio"
 	"context"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-go/strata/adapters/riak/riaktest"
+	"github.com/strata-go/strata/app/internal/appnode"
 	"github.com/strata-go/strata/internal/testservers"
 )
 
@@ -155,26 +154,17 @@ func TestRiakPartition(t *testing.T) {
 // a process of its own (cmd/riaktest, built without the race detector,
 // as a real Riak is apart from the test), and returns its URL.
 func riakStore(t *testing.T) string {
-	bin, err := buildRiaktest()
+	bin, err := bins.Riaktest()
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "-nodes", "3")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, whatever happens
-	out, err := cmd.StdoutPipe()
+	r, err := appnode.StartRiaktest(bin, 3)
 	require.NoError(t, err)
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() && logs.Len() > 0 {
-			t.Logf("riaktest:\n%s", logs.String())
+		r.Stop()
+		if t.Failed() && r.Logs.Len() > 0 {
+			t.Logf("riaktest:\n%s", r.Logs)
 		}
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err, "riaktest did not start")
-	require.True(t, strings.HasPrefix(line, "riak://"), "riaktest printed %q", line)
-	return strings.TrimSpace(line)
+	return r.URL
 }
 
 // An app node is killed (SIGKILL) under load and started again on the

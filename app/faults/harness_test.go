@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -27,9 +26,9 @@ import (
 	"github.com/strata-go/strata/internal/testservers"
 )
 
-// binDir holds the app's binary, built once per test run (TestMain
-// removes it).
-var binDir string
+// bins holds the app's and riaktest's binaries, built once per test run
+// (TestMain removes them).
+var bins = appnode.NewBinaries("strata-faults-")
 
 // summaries are the tests' summary lines, printed again at the end.
 var summaries struct {
@@ -39,9 +38,7 @@ var summaries struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bins.Remove()
 	if len(summaries.lines) > 0 {
 		fmt.Println("fault tests:")
 		for _, l := range summaries.lines {
@@ -50,30 +47,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
-// buildApp builds the app's binary once per test run.
-var buildApp = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "strata-faults-")
-	if err != nil {
-		return "", err
-	}
-	binDir = dir
-	return appnode.Build(context.Background(), dir)
-})
-
-// buildRiaktest builds riaktest's command (an emulated Riak cluster as
-// a process) once per test run, beside the app.
-var buildRiaktest = sync.OnceValues(func() (string, error) {
-	if _, err := buildApp(); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(binDir, "riaktest")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/strata-go/strata/adapters/riak/riaktest/cmd/riaktest").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build riaktest: %v\n%s", err, out)
-	}
-	return bin, nil
-})
 
 // LongEnv set to "long" runs the long versions: more load, several
 // faults, 20–30 s each.
@@ -157,7 +130,7 @@ type chatNodes struct {
 // startChat creates an app on store and starts count nodes on it.
 func startChat(t *testing.T, store, bus string, count int) *chatNodes {
 	t.Helper()
-	bin, err := buildApp()
+	bin, err := bins.App()
 	require.NoError(t, err)
 	common := append([]string{"-store", store, "-bus", bus}, nodeFlags...)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

@@ -120,12 +120,16 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 	cfg.Store = strings.NewReplacer("{dir}", dir, "{n}", ns).Replace(cfg.Store)
 	cfg.Bus = strings.NewReplacer("{dir}", dir, "{n}", ns).Replace(cfg.Bus)
 	if cfg.Store == "riaktest" {
-		url, cmd, err := startRiaktest(ctx, dir)
+		rbin, err := appnode.BuildRiaktest(ctx, dir)
 		if err != nil {
 			return nil, err
 		}
-		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-		cfg.Store = url
+		r, err := appnode.StartRiaktest(rbin, 3)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Stop()
+		cfg.Store = r.URL
 	}
 	common := []string{"-data", dir, "-demo=false", "-user-rate", "1000000000", "-app-rate", "1000000000"}
 	if cfg.Store != "" {

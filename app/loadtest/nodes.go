@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -73,30 +72,6 @@ func pprofGet(ctx context.Context, addr, name string) ([]byte, error) {
 		return nil, fmt.Errorf("profile %s: %s", name, resp.Status)
 	}
 	return io.ReadAll(resp.Body)
-}
-
-// startRiaktest builds and starts riaktest's emulated Riak cluster as a
-// process, and returns its Strata URL.
-func startRiaktest(ctx context.Context, dir string) (url string, cmd *exec.Cmd, err error) {
-	bin := filepath.Join(dir, "riaktest")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/strata-go/strata/adapters/riak/riaktest/cmd/riaktest").CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("go build riaktest: %v\n%s", err, out)
-	}
-	cmd = exec.Command(bin, "-nodes", "3")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return "", nil, fmt.Errorf("riaktest did not start: %w", err)
-	}
-	return strings.TrimSpace(line), cmd, nil
 }
 
 // profileSelf starts the generator's own CPU profile of a step, into dir

@@ -15,18 +15,120 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // Build builds the chat's binary into dir and returns its path.
 func Build(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "chat")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/strata-go/strata/app").CombinedOutput()
+	return build(ctx, dir, "chat", "github.com/strata-go/strata/app")
+}
+
+// BuildRiaktest builds riaktest's command (an emulated Riak cluster) into
+// dir and returns its path.
+func BuildRiaktest(ctx context.Context, dir string) (string, error) {
+	return build(ctx, dir, "riaktest", "github.com/strata-go/strata/adapters/riak/riaktest/cmd/riaktest")
+}
+
+func build(ctx context.Context, dir, name, pkg string) (string, error) {
+	bin := filepath.Join(dir, name)
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %v\n%s", name, err, out)
 	}
 	return bin, nil
+}
+
+// Binaries builds the chat's and riaktest's binaries into a temporary
+// directory of its own, each at most once, for the tests of one test
+// binary; Remove (from TestMain) deletes the directory.
+type Binaries struct {
+	prefix string
+	mu     sync.Mutex
+	dir    string
+	built  map[string]string // name → path
+}
+
+// NewBinaries returns a Binaries whose directory's name starts with prefix.
+func NewBinaries(prefix string) *Binaries {
+	return &Binaries{prefix: prefix, built: map[string]string{}}
+}
+
+// App returns the chat's binary, building it the first time.
+func (b *Binaries) App() (string, error) { return b.get("chat", Build) }
+
+// Riaktest returns riaktest's binary, building it the first time.
+func (b *Binaries) Riaktest() (string, error) { return b.get("riaktest", BuildRiaktest) }
+
+func (b *Binaries) get(name string, build func(context.Context, string) (string, error)) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bin, ok := b.built[name]; ok {
+		return bin, nil
+	}
+	if b.dir == "" {
+		dir, err := os.MkdirTemp("", b.prefix)
+		if err != nil {
+			return "", err
+		}
+		b.dir = dir
+	}
+	bin, err := build(context.Background(), b.dir)
+	if err != nil {
+		return "", err
+	}
+	b.built[name] = bin
+	return bin, nil
+}
+
+// Remove deletes the binaries.
+func (b *Binaries) Remove() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+		b.dir, b.built = "", map[string]string{}
+	}
+}
+
+// Riaktest is riaktest's emulated Riak cluster run as a process.
+type Riaktest struct {
+	URL  string        // the cluster's Strata URL (riak://...)
+	Logs *bytes.Buffer // what it wrote to stderr; complete after Stop
+	cmd  *exec.Cmd
+}
+
+// StartRiaktest runs bin (see BuildRiaktest) as a cluster of nodes nodes
+// and waits until it prints its URL. It dies with the process that
+// started it, should that die first.
+func StartRiaktest(bin string, nodes int) (*Riaktest, error) {
+	r := &Riaktest{Logs: &bytes.Buffer{}, cmd: exec.Command(bin, "-nodes", strconv.Itoa(nodes))}
+	r.cmd.Stderr = r.Logs
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := r.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err == nil && !strings.HasPrefix(line, "riak://") {
+		err = fmt.Errorf("it printed %q", line)
+	}
+	if err != nil {
+		r.Stop()
+		return nil, fmt.Errorf("riaktest did not start: %w\n%s", err, r.Logs)
+	}
+	r.URL = strings.TrimSpace(line)
+	return r, nil
+}
+
+// Stop kills the cluster and waits until it has exited.
+func (r *Riaktest) Stop() {
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
 }
 
 // Node is a running app node.

@@ -228,6 +228,8 @@ func TestConfigFile(t *testing.T) {
 		`{"nodes": [1]}`:                 "a list holds strings",
 		`{"store": {"url": "x"}}`:        "want a string",
 		`not json`:                       "not a JSON object",
+		`null`:                           "not a JSON object: null",
+		`{"addr": ":1"} }`:               "more after it",
 		`{"nodes": "ftp://n1"}`:          "not a node's base URL",
 		`{"nodes": "https://n1/chat/x"}`: "not a node's base URL",
 		`{"node": 1024}`:                 "not 0–1023",

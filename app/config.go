@@ -152,7 +152,7 @@ func readConfigFile(name string) (map[string]string, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("%s: not a JSON object: null", name)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%s: not a JSON object: more after it", name)
 	}
 	for k, v := range raw {

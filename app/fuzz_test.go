@@ -95,7 +95,13 @@ func FuzzConfigFile(f *testing.F) {
 		var raw map[string]any
 		dec := json.NewDecoder(bytes.NewReader(content))
 		dec.UseNumber() // a number means what it says as written
-		if jerr := dec.Decode(&raw); jerr != nil || raw == nil || dec.More() {
+		jerr := dec.Decode(&raw)
+		if jerr == nil {
+			if _, end := dec.Token(); end != io.EOF {
+				jerr = fmt.Errorf("more after the object (%v)", end)
+			}
+		}
+		if jerr != nil || raw == nil {
 			if err == nil {
 				t.Fatalf("%q, not a JSON object, accepted as %+v", content, cfg)
 			}

@@ -491,40 +491,20 @@ func bind(c echo.Context, v any) error {
 	if ct := c.Request().Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return &apiError{status: http.StatusUnsupportedMediaType, msg: "send JSON (Content-Type: application/json)"}
 	}
-	body := &bodyReader{r: c.Request().Body}
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields() // a misspelt field is an error, not a default
+	// A failed read (the body limit's 413, for a body sent without its
+	// length) comes back from the decoder as it is, and answers as such.
 	if err := dec.Decode(v); err != nil {
-		return body.failed(fmt.Errorf("%w: bad JSON body: %v", chat.ErrInput, err))
+		return fmt.Errorf("%w: bad JSON body: %w", chat.ErrInput, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return body.failed(fmt.Errorf("%w: bad JSON body: more after the JSON value", chat.ErrInput))
+		if err == nil {
+			err = errors.New("more after the JSON value")
+		}
+		return fmt.Errorf("%w: bad JSON body: %w", chat.ErrInput, err)
 	}
 	return nil
-}
-
-// bodyReader remembers why reading a request body failed, so that a
-// decoding error caused by the reading (the body limit's 413, for a body
-// sent without its length) is answered as that, not as bad JSON.
-type bodyReader struct {
-	r   io.Reader
-	err error
-}
-
-func (b *bodyReader) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
-		b.err = err
-	}
-	return n, err
-}
-
-// failed returns the reading's error if there was one, else err.
-func (b *bodyReader) failed(err error) error {
-	if b.err != nil {
-		return fmt.Errorf("reading the request body: %w", b.err)
-	}
-	return err
 }
 
 // apiError is an error with its HTTP status and public message (and the

@@ -88,12 +88,7 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", scheme, err)
 	}
-	if !pool.hasOpen && scheme != "sqlite" {
-		// database/sql opens as many connections as there are callers;
-		// a server refuses past its own limit (PostgreSQL's 100), and
-		// every connection is a process or thread there.
-		pool.hasOpen, pool.maxOpen = true, defaultMaxOpen
-	}
+	pool = pool.withDefaults(scheme != "sqlite")
 	pool.apply(sqldb)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -107,7 +102,7 @@ func Open(ctx context.Context, rawURL string) (*Adapter, error) {
 	a.path = path
 	if path != "" {
 		a.gate = make(gate, 1) // a file: one writer at a time (see gate)
-		if sqldb.Stats().MaxOpenConnections == 0 {
+		if pool.unlimited() {
 			a.stmts = newStmtCache(sqldb) // see exec.go
 		}
 	}
@@ -204,18 +199,33 @@ func takePool(params url.Values) (poolSettings, error) {
 	return p, nil
 }
 
+// withDefaults fills what the URL left unset. database/sql opens as many
+// connections as there are callers, and a server refuses past its own
+// limit (PostgreSQL's 100), every connection a process or thread there:
+// at most defaultMaxOpen to a server (SQLite's are files). And it keeps
+// 2 idle: a burst of concurrent writes (a store coming back, a node's
+// clients reconnecting) would open and close a connection each, and a
+// server's connection setup dwarfs the statements.
+func (p poolSettings) withDefaults(server bool) poolSettings {
+	if !p.hasOpen && server {
+		p.hasOpen, p.maxOpen = true, defaultMaxOpen
+	}
+	if !p.hasIdle {
+		p.hasIdle, p.maxIdle = true, defaultIdle
+	}
+	return p
+}
+
+// unlimited reports whether the pool opens as many connections as there
+// are callers.
+func (p poolSettings) unlimited() bool { return !p.hasOpen || p.maxOpen <= 0 }
+
 func (p poolSettings) apply(db *sql.DB) {
 	if p.hasOpen {
 		db.SetMaxOpenConns(p.maxOpen)
 	}
 	if p.hasIdle {
 		db.SetMaxIdleConns(p.maxIdle)
-	} else {
-		// database/sql keeps 2 idle connections: a burst of concurrent
-		// writes (a store coming back, a node's clients reconnecting)
-		// then opens and closes a connection each, and a server's
-		// connection setup dwarfs the statements.
-		db.SetMaxIdleConns(defaultIdle)
 	}
 	if p.hasIdleT {
 		db.SetConnMaxIdleTime(p.idle)
@@ -225,9 +235,7 @@ func (p poolSettings) apply(db *sql.DB) {
 	}
 }
 
-// Without max_open_conns, at most defaultMaxOpen connections to a
-// server (PostgreSQL, MySQL; SQLite's are files); without
-// max_idle_conns, defaultIdle of them kept idle: enough for a burst.
+// The pool's defaults (see withDefaults).
 const (
 	defaultMaxOpen = 32
 	defaultIdle    = 32

@@ -100,7 +100,7 @@ func (a *Adapter) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 		release()
 		return nil, fmt.Errorf("sqlstore: begin: %w", a.d.classify(nil, err))
 	}
-	t := &Tx{store: store{db: tx, d: a.d, inTx: true, readOnly: opts.ReadOnly, stmts: a.stmts, sqltx: tx.Tx}, tx: tx, ctx: ctx, release: release}
+	t := &Tx{store: a.store.within(tx, opts.ReadOnly), tx: tx, ctx: ctx, release: release}
 	if a.d == MySQL { // MySQL commits implicitly before a schema change
 		return t, nil
 	}

@@ -43,7 +43,7 @@ func (s store) statement(ctx context.Context, st *stmt) (ps *sql.Stmt, run runne
 	if s.stmts == nil {
 		return nil, s.db, st.String(), st.args, nil
 	}
-	q, args = st.render(s.d)
+	q, args = st.render()
 	ps, err = s.prepared(ctx, q)
 	if s.sqltx != nil {
 		return ps, s.sqltx, q, args, err
@@ -99,7 +99,7 @@ func (s store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 
 // render turns a statement into SQLite's SQL: its identifiers quoted in
 // place, its values "?" parameters, sent apart from the SQL.
-func (s *stmt) render(d Dialect) (string, []any) {
+func (s *stmt) render() (string, []any) {
 	text := s.b.String()
 	var b strings.Builder
 	b.Grow(len(text) + 8*len(s.args))

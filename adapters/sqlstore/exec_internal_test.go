@@ -15,7 +15,7 @@ func TestRender(t *testing.T) {
 	var st stmt
 	st.sql("SELECT ").ident(`we"ird`).sql(" FROM ").ident("t").sql(" WHERE ").ident("a").sql(" = ").val("x'); DROP TABLE t; --").
 		sql(" AND ").ident("b").sql(" IN (").list([]any{int64(1), nil, 2.5}).sql(")")
-	q, args := st.render(SQLite)
+	q, args := st.render()
 	require.Equal(t, `SELECT "we""ird" FROM "t" WHERE "a" = ? AND "b" IN (?, NULL, ?)`, q)
 	require.Equal(t, []any{"x'); DROP TABLE t; --", int64(1), 2.5}, args)
 }

@@ -19,7 +19,6 @@ import (
 type store struct {
 	db       bun.IDB
 	d        Dialect
-	inTx     bool
 	readOnly bool
 	gate     gate       // the Adapter's, for its writes outside a transaction
 	stmts    *stmtCache // SQLite's prepared statements (nil: through bun)
@@ -46,9 +45,18 @@ func (s store) writable(op string, c *driver.Collection) error {
 // inside the caller's (so that a failed statement does not abort it).
 func (s store) atomic(ctx context.Context, fn func(st store) error) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(store{db: tx, d: s.d, inTx: true, readOnly: s.readOnly, stmts: s.stmts, sqltx: tx.Tx})
+		return fn(s.within(tx, s.readOnly))
 	})
 }
+
+// within returns the store of transaction tx, begun from s (the pool's,
+// or an enclosing transaction's for a savepoint).
+func (s store) within(tx bun.Tx, readOnly bool) store {
+	return store{db: tx, d: s.d, readOnly: readOnly, stmts: s.stmts, sqltx: tx.Tx}
+}
+
+// inTx reports whether s is a transaction's.
+func (s store) inTx() bool { return s.sqltx != nil }
 
 // Insert stores a record. It returns the record as given: every value was
 // computed by the caller, none by the database.

@@ -65,7 +65,7 @@ func (s store) upsertMySQL(ctx context.Context, c *driver.Collection, rec driver
 			out, err = st.upsertLocked(ctx, c, rec, oc, target)
 			return err
 		})
-		if err == nil || s.inTx || attempt == 5 || !errors.Is(s.d.classify(c, err), driver.ErrSerialization) {
+		if err == nil || s.inTx() || attempt == 5 || !errors.Is(s.d.classify(c, err), driver.ErrSerialization) {
 			return out, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -348,19 +349,19 @@ func (c *client) read(ctx context.Context) {
 		}
 		switch req.Type {
 		case "send":
-			if err := c.s.stillValid(ctx, c.tok); errors.Is(err, chat.ErrToken) {
+			// A store that cannot say whether the token's key is still
+			// valid is a 5xx, which the client resends.
+			err := c.s.stillValid(ctx, c.tok)
+			if errors.Is(err, chat.ErrToken) {
 				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: "token no longer valid", Status: http.StatusUnauthorized})
 				return
-			} else if err != nil {
-				// The store cannot say: a 5xx, which the client resends.
-				st, msg := c.s.status(err)
-				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: msg, Status: st})
-				continue
 			}
-			m, err := c.s.sendAndPublish(ctx, c.tok, req.ClientID, req.Text)
+			var m *messageJSON
+			if err == nil {
+				m, err = c.s.sendAndPublish(ctx, c.tok, req.ClientID, req.Text)
+			}
 			if err != nil {
-				st, msg := c.s.status(err)
-				c.reply(ctx, frame{Type: "error", ClientID: req.ClientID, Error: msg, Status: st})
+				c.replyError(ctx, req.ClientID, err)
 				continue
 			}
 			c.reply(ctx, frame{Type: "ack", ClientID: req.ClientID, Message: m})
@@ -383,13 +384,23 @@ func (c *client) read(ctx context.Context) {
 				err = c.s.svc.MarkRead(ctx, c.tok, pos)
 			}
 			if err != nil {
-				st, msg := c.s.status(err)
-				c.reply(ctx, frame{Type: "error", Error: msg, Status: st})
+				c.replyError(ctx, "", err)
 			}
 		default:
 			c.reply(ctx, frame{Type: "error", Error: "unknown request type", Status: http.StatusBadRequest})
 		}
 	}
+}
+
+// replyError answers a request (of client id clientID, for a send) with
+// err's status and public message, as the HTTP API does, logging the
+// cause of a 5xx.
+func (c *client) replyError(ctx context.Context, clientID string, err error) {
+	st, msg := c.s.status(err)
+	if st >= 500 {
+		c.s.log.LogAttrs(ctx, levelOf(st), "chat ws", slog.Int("status", st), slog.Any("error", err))
+	}
+	c.reply(ctx, frame{Type: "error", ClientID: clientID, Error: msg, Status: st})
 }
 
 // reply sends a frame from the reader's goroutine (coder/websocket

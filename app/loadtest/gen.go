@@ -216,12 +216,11 @@ func (f *fleet) run(ctx context.Context, step int64, rate float64, dur, drain ti
 	}
 	cpu1 := cpu()
 	r := result{Rate: rate, Sent: sent.Load(), Elapsed: elapsed, Duplicates: f.duplicates() - dups0}
-	r.Acked, r.Expected, r.Delivered, _ = expected()
+	r.Acked, r.Expected, r.Delivered, r.Echoes = expected()
 	var lat []time.Duration
 	for _, u := range f.clients {
 		u.mu.Lock()
 		r.Refused += u.refused
-		r.Echoes += u.echoes
 		lat = append(lat, u.latencies...)
 		u.mu.Unlock()
 	}

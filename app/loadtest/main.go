@@ -117,8 +117,8 @@ func sweep(ctx context.Context, cfg config, out io.Writer) ([]result, error) {
 	// Placeholders of the store and bus URLs: the run's directory, and a
 	// namespace of its own.
 	ns := fmt.Sprintf("load%d", time.Now().UnixNano())
-	cfg.Store = strings.NewReplacer("{dir}", dir, "{n}", ns).Replace(cfg.Store)
-	cfg.Bus = strings.NewReplacer("{dir}", dir, "{n}", ns).Replace(cfg.Bus)
+	place := strings.NewReplacer("{dir}", dir, "{n}", ns)
+	cfg.Store, cfg.Bus = place.Replace(cfg.Store), place.Replace(cfg.Bus)
 	if cfg.Store == "riaktest" {
 		rbin, err := appnode.BuildRiaktest(ctx, dir)
 		if err != nil {

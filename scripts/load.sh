@@ -26,8 +26,8 @@ rates=${LOAD_RATES:-1000,2000,3000,5000}
 duration=${LOAD_DURATION:-5s}
 
 servers_start
+$GO build -o /dev/null ./app/loadtest # compile errors before any wait for the servers
 servers_wait
-$GO build -o /dev/null ./app/loadtest # compile errors before any server time
 
 pg=$STRATA_POSTGRES_URL
 rd=$STRATA_REDIS_URL

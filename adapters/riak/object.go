@@ -214,6 +214,11 @@ func decodeField(b []byte) (string, *fieldState, error) {
 			}); err != nil {
 				return err
 			}
+			if len(dots) == 0 {
+				// Every element is held by at least one dot: merge drops
+				// an element once its last dot is gone.
+				return fmt.Errorf("%w: set element %q without a dot", errBadState, e)
+			}
 			if fs.elems == nil {
 				fs.elems = map[string][]dot{}
 			}

@@ -170,6 +170,14 @@ func TestStateEncoding(t *testing.T) {
 	require.ErrorIs(t, err, errBadState)
 	_, err = decodeState([]byte{stateVersion, 0x0a, 0x05, 0x01})
 	require.ErrorIs(t, err, errBadState, "a truncated field")
+
+	// A set element must be held by a dot; one without (CI's fuzzing
+	// found it, and reading the set's members panicked) is refused.
+	held := newState()
+	held.add(field(c, "tags"), []string{"held"}, a)
+	held.fields["tags"].elems["bare"] = nil
+	_, err = decodeState(encodeState(held))
+	require.ErrorIs(t, err, errBadState, "a set element without a dot")
 }
 
 // FuzzDecodeState: arbitrary bytes never panic, and what decodes encodes
@@ -181,6 +189,7 @@ func FuzzDecodeState(f *testing.F) {
 	_ = s.set(field(c, "title"), "t", w)
 	_ = s.increment(field(c, "hits"), 3, w)
 	s.add(field(c, "tags"), []string{"a"}, w)
+	seed := s
 	f.Add(encodeState(s))
 	f.Add([]byte{stateVersion})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -198,6 +207,18 @@ func FuzzDecodeState(f *testing.F) {
 		for _, f := range c.Fields {
 			s.value(f) // errors are fine; panics are not
 		}
+		// A decoded state meets merging (siblings) and projection
+		// (a writer's share): neither may panic, and merge stays
+		// idempotent on what it accepts.
+		if m, err := merge(c, s, s); err == nil {
+			m2, err := merge(c, m, m)
+			if err != nil || string(encodeState(m2)) != string(encodeState(m)) {
+				t.Fatalf("merge is not idempotent: %v", err)
+			}
+		}
+		_, _ = merge(c, s, seed)
+		_, _ = merge(c, seed, s)
+		s.project("w")
 	})
 }
 

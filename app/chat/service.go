@@ -63,6 +63,7 @@ type Service struct {
 	now     func() time.Time
 	gapFree bool
 	window  time.Duration
+	turns   turns // sends of a conversation, into their transactions
 }
 
 // Options configure a Service.
@@ -198,7 +199,11 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 		return m, nil
 	}
 	for try := 1; ; try++ {
-		err := s.r.Transaction(ctx, func(tx *repo.Repo) error {
+		release, err := s.turns.take(ctx, m.Conversation)
+		if err != nil {
+			return nil, fmt.Errorf("chat: send: %w", err)
+		}
+		err = s.r.Transaction(ctx, func(tx *repo.Repo) error {
 			// A retry's insert conflicts with its first attempt (the
 			// key is the client's id), and is answered below.
 			conv := &Conversation{ID: m.Conversation}
@@ -208,6 +213,7 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 			m.Pos = conv.Seq
 			return tx.Insert(ctx, m)
 		})
+		release()
 		switch {
 		case err == nil:
 			m.Fresh = true

@@ -199,21 +199,18 @@ func (s *Service) Send(ctx context.Context, tok *Token, clientID, text string) (
 		return m, nil
 	}
 	for try := 1; ; try++ {
-		release, err := s.turns.take(ctx, m.Conversation)
-		if err != nil {
-			return nil, fmt.Errorf("chat: send: %w", err)
-		}
-		err = s.r.Transaction(ctx, func(tx *repo.Repo) error {
-			// A retry's insert conflicts with its first attempt (the
-			// key is the client's id), and is answered below.
-			conv := &Conversation{ID: m.Conversation}
-			if err := tx.Update(ctx, schema.NewChangeset(conv).Increment("seq", 1)); err != nil {
-				return err
-			}
-			m.Pos = conv.Seq
-			return tx.Insert(ctx, m)
+		err := s.inTurn(ctx, m.Conversation, func() error {
+			return s.r.Transaction(ctx, func(tx *repo.Repo) error {
+				// A retry's insert conflicts with its first attempt
+				// (the key is the client's id), and is answered below.
+				conv := &Conversation{ID: m.Conversation}
+				if err := tx.Update(ctx, schema.NewChangeset(conv).Increment("seq", 1)); err != nil {
+					return err
+				}
+				m.Pos = conv.Seq
+				return tx.Insert(ctx, m)
+			})
 		})
-		release()
 		switch {
 		case err == nil:
 			m.Fresh = true

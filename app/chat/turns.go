@@ -41,7 +41,7 @@ func (t *turns) take(ctx context.Context, conv string) (release func(), err erro
 	t.mu.Unlock()
 	select {
 	case tn.token <- struct{}{}:
-		return func() { <-tn.token; t.leave(conv, tn) }, nil
+		return sync.OnceFunc(func() { <-tn.token; t.leave(conv, tn) }), nil
 	case <-ctx.Done():
 		t.leave(conv, tn)
 		return nil, ctx.Err()
@@ -55,4 +55,15 @@ func (t *turns) leave(conv string, tn *turn) {
 	if tn.users--; tn.users == 0 {
 		delete(t.convs, conv)
 	}
+}
+
+// inTurn runs fn in conv's turn on this node (see turns), which ends
+// when fn returns or panics.
+func (s *Service) inTurn(ctx context.Context, conv string, fn func() error) error {
+	release, err := s.turns.take(ctx, conv)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn()
 }

@@ -32,13 +32,14 @@ func TestTurns(t *testing.T) {
 		r, err := tu.take(context.Background(), "a")
 		if err != nil {
 			t.Error(err)
+			r = func() {}
 		}
 		got <- r
 	}()
 	require.Eventually(t, func() bool {
 		tu.mu.Lock()
 		defer tu.mu.Unlock()
-		return tu.convs["a"].users == 2
+		return tu.convs["a"] != nil && tu.convs["a"].users == 2
 	}, 10*time.Second, time.Millisecond, "the second send waits for a's turn")
 	select {
 	case <-got:
@@ -46,6 +47,7 @@ func TestTurns(t *testing.T) {
 	default:
 	}
 	release()
+	release() // a second release is a no-op, not another's turn
 	(<-got)()
 
 	tu.mu.Lock()
@@ -88,4 +90,16 @@ func TestSendsFromTwoNodes(t *testing.T) {
 		}
 		require.Len(t, ids, senders*each, "a message stored twice")
 	})
+}
+
+// A send that panics in its transaction gives its turn back.
+func TestInTurnPanics(t *testing.T) {
+	var s Service
+	require.Panics(t, func() {
+		_ = s.inTurn(t.Context(), "a", func() error { panic("store driver") })
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.inTurn(ctx, "a", func() error { return nil }), "the turn is free again")
+	require.Empty(t, s.turns.convs)
 }

@@ -85,23 +85,8 @@ func TestCatchUpMissesNothing(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		const senders, each = 6, 15
-		for u := range senders {
-			require.NoError(t, s.Join(ctx, member(fmt.Sprint("u", u))))
-		}
-		var wg sync.WaitGroup
-		for u := range senders {
-			wg.Go(func() {
-				tok := member(fmt.Sprint("u", u))
-				for i := range each {
-					if _, err := s.Send(ctx, tok, fmt.Sprintf("m%d", i), fmt.Sprintf("%d/%d", u, i)); err != nil {
-						t.Errorf("send: %v", err)
-						return
-					}
-				}
-			})
-		}
 		sendersDone := make(chan struct{})
-		go func() { wg.Wait(); close(sendersDone) }()
+		go func() { sendConcurrently(t, ctx, []*Service{s}, senders, each); close(sendersDone) }()
 
 		reader := member("reader")
 		seen := map[int64]bool{}
@@ -142,6 +127,31 @@ func TestCatchUpMissesNothing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sendConcurrently has senders members of conversation c1 join, then
+// each send each messages at once with the others, member u through
+// nodes[u%len(nodes)]. A failed send is an error of t.
+func sendConcurrently(t *testing.T, ctx context.Context, nodes []*Service, senders, each int) {
+	for u := range senders {
+		if err := nodes[0].Join(ctx, member(fmt.Sprint("u", u))); err != nil {
+			t.Errorf("join: %v", err)
+			return
+		}
+	}
+	var wg sync.WaitGroup
+	for u := range senders {
+		wg.Go(func() {
+			tok := member(fmt.Sprint("u", u))
+			for i := range each {
+				if _, err := nodes[u%len(nodes)].Send(ctx, tok, fmt.Sprintf("m%d", i), fmt.Sprintf("%d/%d", u, i)); err != nil {
+					t.Errorf("send: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestHistory(t *testing.T) {

@@ -2,8 +2,6 @@ package chat
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,24 +58,9 @@ func TestTurns(t *testing.T) {
 // send is stored once, at positions without a gap where the store's are.
 func TestSendsFromTwoNodes(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Service) {
-		nodes := []*Service{s, New(s.r, Options{Window: s.window})}
 		const senders, each = 6, 10
-		for u := range senders {
-			require.NoError(t, s.Join(t.Context(), member(fmt.Sprint("u", u))))
-		}
-		var wg sync.WaitGroup
-		for u := range senders {
-			wg.Go(func() {
-				tok := member(fmt.Sprint("u", u))
-				for i := range each {
-					if _, err := nodes[u%2].Send(t.Context(), tok, fmt.Sprintf("m%d", i), "hi"); err != nil {
-						t.Errorf("send: %v", err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		sendConcurrently(t, t.Context(), []*Service{s, New(s.r, Options{Window: s.window})}, senders, each)
+		require.False(t, t.Failed(), "a send failed")
 		ms, err := s.Since(t.Context(), member("reader"), 0, senders*each+1)
 		require.NoError(t, err)
 		require.Len(t, ms, senders*each)
